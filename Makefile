@@ -1,0 +1,32 @@
+# Two commands do all the set-up on a fresh clone:
+#   make book   create .venv, install the pinned environment, execute every chapter at full size, build _build/html
+#   make test   create .venv, install the pinned environment, run the test suite (includes a smoke build of the book)
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: book smoke-book test bench clean
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+book: $(STAMP)
+	$(PY) -m descrambler book --profile full
+
+smoke-book: $(STAMP)
+	$(PY) -m descrambler book --profile smoke
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) -m descrambler bench library --record benchmarks/results.jsonl
+	$(PY) -m descrambler bench training --out _build/bench-model.safetensors --record benchmarks/results.jsonl
+	$(PY) -m descrambler bench descramble --record benchmarks/results.jsonl
+
+clean:
+	rm -rf _build

@@ -1,0 +1,46 @@
+"""Atomic file writes: a reader never sees a half-written file, an interrupted writer leaves none."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "w", **kwargs) -> Iterator[IO]:
+    """Open a temporary file beside `path`; on success move it over `path`, on failure delete it."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    try:
+        with os.fdopen(handle, mode, **kwargs) as stream:
+            yield stream
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write `data` to `path` atomically."""
+    with atomic_write(path, "wb") as stream:
+        stream.write(data)
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Write `text` (UTF-8) to `path` atomically."""
+    with atomic_write(path, "w", encoding="utf-8") as stream:
+        stream.write(text)
+
+
+def cache_dir() -> Path:
+    """Folder for cached trained models: `$DESCRAMBLER_CACHE`, else ~/.cache/descrambler."""
+    folder = os.environ.get("DESCRAMBLER_CACHE") or Path.home() / ".cache" / "descrambler"
+    return Path(folder)

@@ -1,0 +1,49 @@
+"""Argument checks shared by the package: each failure is a ValueError naming the argument."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterable
+
+import numpy as np
+
+
+def as_array(value, name: str, *, ndim: int | None = None, dtype=np.float64,
+             finite: bool = True) -> np.ndarray:
+    """Return `value` as a numpy array of `dtype`, checking its dimension and finiteness."""
+    try:
+        array = np.asarray(value, dtype=dtype)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name}: cannot be read as a numeric array ({error})") from None
+    if ndim is not None and array.ndim != ndim:
+        raise ValueError(f"{name}: expected a {ndim}-D array, got shape {array.shape}")
+    if finite and not np.all(np.isfinite(array)):
+        raise ValueError(f"{name}: contains NaN or infinite values")
+    return array
+
+
+def positive_int(value, name: str) -> int:
+    """Return `value` as an int, requiring an integer >= 1."""
+    integral = isinstance(value, numbers.Integral) or (isinstance(value, numbers.Real) and float(value).is_integer())
+    if isinstance(value, bool) or not integral:
+        raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name}: must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def positive(value, name: str) -> float:
+    """Return `value` as a float, requiring a finite number > 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name}: expected a positive number, got {value!r}")
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name}: must be finite and > 0, got {value!r}")
+    return float(value)
+
+
+def choice(value, name: str, choices: Iterable[str]) -> str:
+    """Return `value`, requiring it to be one of `choices`."""
+    options = tuple(choices)
+    if value not in options:
+        raise ValueError(f"{name}: unknown value {value!r}; expected one of {', '.join(map(repr, options))}")
+    return value

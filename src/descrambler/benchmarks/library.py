@@ -1,0 +1,20 @@
+"""Benchmark: training-library generation throughput at the default configuration."""
+
+from __future__ import annotations
+
+import argparse
+
+from . import median_seconds, record
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--traces", type=int, default=100_000, help="traces per repeat (default 1e5)")
+    parser.add_argument("--repeats", type=int, default=7, help="timed repeats; the median is reported")
+
+
+def run(args: argparse.Namespace) -> list[dict]:
+    from ..deer import make_library
+
+    seconds, times = median_seconds(lambda: make_library(args.traces, seed=1), args.repeats)
+    return [record("library_throughput", args.traces / seconds, "traces/s", traces=args.traces,
+                   repeats=args.repeats, median_seconds=seconds, seconds=times)]

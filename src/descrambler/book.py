@@ -1,0 +1,209 @@
+"""Build the book: execute every chapter with papermill, then build the HTML with Jupyter Book.
+
+The committed notebooks hold no outputs. Each run copies the book's sources into a fresh staging
+folder (`_build/stage`), executes the chapters there (working directory: the staged notebooks
+folder, kernel `python3`) with the parameters of the chosen profile (`params/<profile>/<chapter>.yaml`;
+the full profile uses the canonical values of each notebook's `parameters` cell), writes the
+generated pages (the per-chapter runtime table, the benchmark results), and builds `_build/html`
+with execution off, failing on any warning. A failing chapter stops the build, naming the
+chapter and the cell, and removes `_build/html`, so a stale book is never left to be published.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import papermill
+import yaml
+from papermill.exceptions import PapermillExecutionError
+
+from ._io import write_text
+from ._validate import choice
+from .benchmarks import read_records
+
+PROFILES = ("full", "smoke")
+#: Copied into the staging folder before execution.
+SOURCES = ("_config.yml", "_toc.yml", "references.bib", "book")
+#: Longest a single notebook cell may run, seconds.
+CELL_TIMEOUT = 3600
+
+
+class BookError(RuntimeError):
+    """A chapter failed to execute or the book failed to build."""
+
+
+@dataclasses.dataclass
+class ChapterRun:
+    """One executed chapter: its notebook stem, title and papermill wall time in seconds."""
+
+    stem: str
+    title: str
+    seconds: float
+
+
+def toc_notebooks(root: Path) -> list[str]:
+    """Stems of the notebooks listed in `_toc.yml`, in reading order."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+    files: list[str] = []
+
+    def walk(node) -> None:
+        if isinstance(node, dict):
+            if "file" in node:
+                files.append(str(node["file"]))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(toc)
+    return [Path(f).stem for f in files if Path(f).parent.name == "notebooks"]
+
+
+def chapter_parameters(root: Path, stem: str, profile: str) -> dict:
+    """The parameters a profile passes to a chapter, checked against the notebook's `parameters` cell."""
+    choice(profile, "profile", PROFILES)
+    path = root / "params" / profile / f"{stem}.yaml"
+    parameters = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.exists() else {}
+    if not isinstance(parameters, dict):
+        raise BookError(f"{path}: expected a mapping of parameter names to values")
+    known = papermill.inspect_notebook(str(root / "notebooks" / f"{stem}.ipynb"))
+    unknown = sorted(set(parameters) - set(known))
+    if unknown:
+        raise BookError(f"{path}: {', '.join(unknown)} not in the parameters cell of {stem} "
+                        f"(known: {', '.join(known) or 'none'})")
+    return parameters
+
+
+def notebook_title(notebook: nbformat.NotebookNode, default: str) -> str:
+    """The first level-1 Markdown heading of a notebook."""
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return default
+
+
+def execute_chapter(root: Path, stage: Path, stem: str, profile: str) -> ChapterRun:
+    """Execute one chapter into the staging folder; raise BookError naming the chapter and cell."""
+    parameters = chapter_parameters(root, stem, profile)
+    executed = stage / "notebooks" / f"{stem}.ipynb"
+    executed.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        papermill.execute_notebook(
+            str(root / "notebooks" / f"{stem}.ipynb"), str(executed), parameters=parameters,
+            cwd=str(executed.parent), kernel_name="python3", progress_bar=False, log_output=False,
+            execution_timeout=CELL_TIMEOUT)
+    except PapermillExecutionError as error:
+        executed.unlink(missing_ok=True)
+        raise BookError(f"chapter {stem} failed in cell {error.cell_index} (execution count "
+                        f"{error.exec_count}): {error.ename}: {error.evalue}\n--- cell source ---\n"
+                        f"{error.source}") from None
+    except Exception as error:  # kernel died, timeout, unreadable notebook
+        executed.unlink(missing_ok=True)
+        raise BookError(f"chapter {stem} could not be executed: {type(error).__name__}: {error}") from None
+    notebook = nbformat.read(executed, as_version=4)
+    return ChapterRun(stem, notebook_title(notebook, stem), float(notebook.metadata.papermill.duration))
+
+
+def runtime_table(runs: list[ChapterRun], profile: str) -> str:
+    """Markdown table of per-chapter execution times."""
+    lines = ["| chapter | title | seconds |", "| --- | --- | ---: |"]
+    lines += [f"| {run.stem} | {run.title} | {run.seconds:.1f} |" for run in runs]
+    lines.append(f"| **all** | | **{sum(run.seconds for run in runs):.1f}** |")
+    cores = os.cpu_count()
+    return (f"Profile `{profile}`, executed {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on "
+            f"{platform.machine()} with {cores} cores, Python {platform.python_version()}.\n\n"
+            + "\n".join(lines) + "\n")
+
+
+def benchmark_table(records: list[dict]) -> str:
+    """Markdown table of the latest record of each benchmark metric."""
+    latest: dict[str, dict] = {}
+    for entry in records:
+        latest[entry["name"]] = entry
+    if not latest:
+        return "No benchmark has been recorded yet: run `make bench`.\n"
+    lines = ["| benchmark | value | unit | date | machine |", "| --- | ---: | --- | --- | --- |"]
+    for name, entry in latest.items():
+        m = entry.get("machine", {})
+        value = entry["value"]
+        shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+        lines.append(f"| {name} | {shown} | {entry['unit']} | {entry.get('date', '')} | "
+                     f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores |")
+    return "\n".join(lines) + "\n"
+
+
+def stage_sources(root: Path, stage: Path) -> None:
+    """Fresh staging folder holding the book's sources."""
+    if stage.exists():
+        shutil.rmtree(stage)
+    stage.mkdir(parents=True)
+    for name in SOURCES:
+        source = root / name
+        if source.is_dir():
+            shutil.copytree(source, stage / name)
+        elif source.exists():
+            shutil.copy2(source, stage / name)
+
+
+def build_html(stage: Path, output: Path) -> Path:
+    """Run Jupyter Book on the staged sources, warnings as errors; return `output/_build/html/index.html`."""
+    command = [sys.executable, "-m", "jupyter_book", "build", str(stage), "--path-output", str(output),
+               "-W", "-n", "--keep-going"]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise BookError("jupyter-book build failed:\n" + result.stdout[-6000:] + result.stderr[-6000:])
+    return output / "_build" / "html" / "index.html"
+
+
+def build(root: str | os.PathLike = ".", profile: str = "full", only: list[str] | None = None,
+          html: bool = True, output: str | os.PathLike | None = None, echo=print) -> list[ChapterRun]:
+    """Execute the chapters (all in `_toc.yml`, or `only` these stems without HTML) and build the book.
+
+    Everything is written under `output/_build` (default: `root/_build`): the staged and executed
+    sources, `runtimes.json`, the model cache (unless `$DESCRAMBLER_CACHE` is set) and `html/`.
+    """
+    root = Path(root).resolve()
+    output = root if output is None else Path(output).resolve()
+    choice(profile, "profile", PROFILES)
+    stems = toc_notebooks(root)
+    if only:
+        missing = sorted(set(only) - set(stems))
+        if missing:
+            raise BookError(f"only: {', '.join(missing)} not among the chapters in _toc.yml ({', '.join(stems)})")
+        stems, html = [s for s in stems if s in only], False
+    missing = [s for s in stems if not (root / "notebooks" / f"{s}.ipynb").exists()]
+    if missing:
+        raise BookError(f"_toc.yml lists chapters with no notebook in notebooks/: {', '.join(missing)}")
+    stage = output / "_build" / "stage"
+    os.environ["DESCRAMBLER_PROGRESS"] = "0"  # inherited by the kernels: no progress bars in logs
+    os.environ.setdefault("DESCRAMBLER_CACHE", str(output / "_build" / "cache"))
+    if html:
+        shutil.rmtree(output / "_build" / "html", ignore_errors=True)
+    stage_sources(root, stage)
+    runs = []
+    for stem in stems:
+        echo(f"executing {stem} ({profile}) ...", flush=True)
+        runs.append(execute_chapter(root, stage, stem, profile))
+        echo(f"  {runs[-1].seconds:.1f} s", flush=True)
+    table = runtime_table(runs, profile)
+    echo(table)
+    write_text(output / "_build" / "runtimes.json",
+               json.dumps({"profile": profile, "chapters": [dataclasses.asdict(r) for r in runs]}, indent=1))
+    if html:
+        generated = stage / "book" / "_generated"
+        write_text(generated / "runtimes.md", table)
+        write_text(generated / "benchmarks.md", benchmark_table(read_records(root / "benchmarks" / "results.jsonl")))
+        echo(f"book: {build_html(stage, output)}")
+    return runs

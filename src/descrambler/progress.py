@@ -1,0 +1,29 @@
+"""Progress bars that show in a terminal or an interactive notebook and stay quiet elsewhere.
+
+Quiet when the environment variable ``DESCRAMBLER_PROGRESS`` is ``0`` (the book
+builder sets it for papermill runs), when ``CI`` is set, or when standard error
+is not a terminal outside a Jupyter kernel (pytest, log files).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from tqdm.auto import tqdm
+
+
+def progress_enabled() -> bool:
+    """Whether progress bars should be drawn in this process."""
+    if os.environ.get("DESCRAMBLER_PROGRESS", "").strip() == "0" or os.environ.get("CI"):
+        return False
+    if "ipykernel" in sys.modules:
+        return True
+    return sys.stderr.isatty()
+
+
+def progress_bar(iterable=None, *, total: int | None = None, desc: str = "",
+                 enabled: bool | None = None, **kwargs) -> tqdm:
+    """A tqdm bar; `enabled=None` decides by `progress_enabled()`."""
+    disable = not (progress_enabled() if enabled is None else enabled)
+    return tqdm(iterable, total=total, desc=desc, disable=disable, dynamic_ncols=True, **kwargs)
