@@ -12,7 +12,7 @@ def _book(args: argparse.Namespace) -> int:
     from .book import BookError, build
 
     try:
-        build(args.root, profile=args.profile, only=args.only, html=not args.no_html)
+        build(args.root, profile=args.profile, only=args.only, html=not args.no_html, output=args.output)
     except BookError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -44,6 +44,7 @@ def parser() -> argparse.ArgumentParser:
                       help="execute only these chapters (notebook stems), without building the HTML")
     book.add_argument("--no-html", action="store_true", help="execute the chapters but skip the HTML build")
     book.add_argument("--root", default=".", help="project root holding _toc.yml (default: .)")
+    book.add_argument("--output", help="write everything under OUTPUT/_build instead of ROOT/_build")
     book.set_defaults(handler=_book)
 
     bench = commands.add_parser("bench", help="run a benchmark; prints JSON lines")

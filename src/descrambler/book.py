@@ -159,7 +159,8 @@ def stage_sources(root: Path, stage: Path) -> None:
 
 def build_html(stage: Path, output: Path) -> Path:
     """Run Jupyter Book on the staged sources, warnings as errors; return `output/_build/html/index.html`."""
-    command = [sys.executable, "-m", "jupyter_book", "build", str(stage), "--path-output", str(output),
+    command = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", str(stage),
+               "--path-output", str(output),
                "-W", "-n", "--keep-going"]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:

@@ -1,0 +1,119 @@
+"""Tests of the book pipeline: a failing chapter stops the build, and the smoke book builds."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from descrambler.book import BookError, benchmark_table, build, toc_notebooks
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _notebook(*sources: str) -> nbformat.NotebookNode:
+    cells = [nbformat.v4.new_markdown_cell("# A tiny chapter")]
+    cells.append(nbformat.v4.new_code_cell(sources[0], metadata={"tags": ["parameters"]}))
+    cells += [nbformat.v4.new_code_cell(source) for source in sources[1:]]
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return notebook
+
+
+def _project(tmp_path: Path, notebook: nbformat.NotebookNode, smoke: dict | None = None) -> Path:
+    (tmp_path / "book").mkdir()
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "book" / "preface.md").write_text("# Preface\n")
+    (tmp_path / "_config.yml").write_text("title: test\nonly_build_toc_files: true\n"
+                                          "execute:\n  execute_notebooks: 'off'\n")
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/preface\nchapters:\n"
+                                       "  - file: notebooks/01_tiny\n")
+    nbformat.write(notebook, tmp_path / "notebooks" / "01_tiny.ipynb")
+    if smoke is not None:
+        (tmp_path / "params" / "smoke").mkdir(parents=True)
+        (tmp_path / "params" / "smoke" / "01_tiny.yaml").write_text(json.dumps(smoke))
+    return tmp_path
+
+
+@pytest.fixture
+def quiet_env(monkeypatch, tmp_path):
+    monkeypatch.setenv("DESCRAMBLER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("DESCRAMBLER_PROGRESS", "0")
+
+
+def test_failing_chapter_names_chapter_and_cell_and_leaves_no_html(tmp_path, quiet_env):
+    root = _project(tmp_path, _notebook("size = 3", "x = size * 2", "raise ValueError('boom')"))
+    stale = root / "_build" / "html"
+    stale.mkdir(parents=True)
+    (stale / "index.html").write_text("an old book")
+    with pytest.raises(BookError, match=r"chapter 01_tiny failed in cell 3 .*ValueError: boom"):
+        build(root, profile="smoke", echo=lambda *a, **k: None)
+    assert not stale.exists()
+    assert not (root / "_build" / "stage" / "notebooks" / "01_tiny.ipynb").exists()
+
+
+def test_smoke_parameters_are_injected_and_checked(tmp_path, quiet_env):
+    root = _project(tmp_path, _notebook("size = 3", "assert size == 5"), smoke={"size": 5})
+    runs = build(root, profile="smoke", html=False, echo=lambda *a, **k: None)
+    assert [r.stem for r in runs] == ["01_tiny"] and runs[0].title == "A tiny chapter"
+    assert runs[0].seconds > 0
+    (root / "params" / "smoke" / "01_tiny.yaml").write_text("sise: 5\n")
+    with pytest.raises(BookError, match="sise not in the parameters cell of 01_tiny"):
+        build(root, profile="smoke", html=False, echo=lambda *a, **k: None)
+
+
+def test_bad_profile_and_unknown_chapter(tmp_path, quiet_env):
+    root = _project(tmp_path, _notebook("size = 3"))
+    with pytest.raises(ValueError, match="profile"):
+        build(root, profile="medium")
+    with pytest.raises(BookError, match="only: 02_missing"):
+        build(root, profile="smoke", only=["02_missing"])
+
+
+def test_benchmark_table_shows_latest_record_per_metric():
+    machine = {"cpu": "test cpu", "cores": 2}
+    table = benchmark_table([{"name": "a", "value": 1.0, "unit": "s", "machine": machine},
+                             {"name": "a", "value": 2.0, "unit": "s", "machine": machine}])
+    assert "| a | 2 | s |" in table and "| a | 1 |" not in table
+
+
+@pytest.fixture(scope="module")
+def smoke_book(tmp_path_factory):
+    """The whole book built once with the smoke profile, into a temporary folder."""
+    output = tmp_path_factory.mktemp("book")
+    env = dict(os.environ, DESCRAMBLER_CACHE=str(output / "cache"))
+    result = subprocess.run([sys.executable, "-m", "descrambler", "book", "--profile", "smoke",
+                             "--output", str(output)], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return output / "_build"
+
+
+@pytest.mark.book
+def test_every_chapter_executes_without_errors(smoke_book):
+    for stem in toc_notebooks(ROOT):
+        notebook = nbformat.read(smoke_book / "stage" / "notebooks" / f"{stem}.ipynb", as_version=4)
+        outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
+        assert outputs, f"{stem} has no outputs"
+        assert not [o for o in outputs if o.output_type == "error"], f"{stem} has an error output"
+        assert notebook.metadata.papermill.parameters, f"{stem} was not given smoke parameters"
+
+
+@pytest.mark.book
+def test_every_chapter_renders_with_figures(smoke_book):
+    html = smoke_book / "html"
+    assert (html / "index.html").exists()
+    for stem in toc_notebooks(ROOT):
+        page = (html / "notebooks" / f"{stem}.html").read_text(encoding="utf-8")
+        assert "<img" in page, f"{stem} renders without figures"
+
+
+@pytest.mark.book
+def test_reproducibility_page_shows_runtime_table(smoke_book):
+    page = (smoke_book / "html" / "book" / "reproducibility.html").read_text(encoding="utf-8")
+    runtimes = json.loads((smoke_book / "runtimes.json").read_text())
+    assert runtimes["profile"] == "smoke"
+    for chapter in runtimes["chapters"]:
+        assert chapter["stem"] in page
