@@ -1,0 +1,130 @@
+"""The findings table: one row per claim of the paper, a metric, thresholds fixed in advance with their
+reasons, and verdicts computed from the measured values of several independently trained networks."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+VERDICTS = ("holds", "partly", "does not hold")
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    """A claim of the paper read as a measurement: `holds` and `partly` are thresholds on `metric`."""
+
+    key: str
+    claim: str
+    reading: str
+    metric: str
+    figure: str
+    holds: float
+    partly: float
+    lower_is_better: bool
+    reason: str
+
+    def verdict(self, value: float) -> str:
+        """'holds', 'partly' or 'does not hold' for a measured value (NaN: does not hold)."""
+        if value is None or not np.isfinite(value):
+            return VERDICTS[2]
+        passes = (lambda limit: value <= limit) if self.lower_is_better else (lambda limit: value >= limit)
+        return VERDICTS[0] if passes(self.holds) else VERDICTS[1] if passes(self.partly) else VERDICTS[2]
+
+    @property
+    def threshold(self) -> str:
+        """The thresholds as text, e.g. '<= -10 (holds), <= -3 (partly)'."""
+        sign = "<=" if self.lower_is_better else ">="
+        return f"{sign} {self.holds:g} holds; {sign} {self.partly:g} partly"
+
+
+CLAIMS: tuple[Claim, ...] = (
+    Claim("bandpass", "a bandpass filter",
+          "the first layer passes the input frequencies the training distances produce and attenuates the "
+          "frequencies above them",
+          "mean energy per input-frequency bin above nu(rmin) over that inside [nu(rmax), nu(rmin)], dB",
+          "chapter 4, input-frequency energy", -10.0, -3.0, True,
+          "-3 dB is the conventional (half-power) band edge; -10 dB is a stop band an order of magnitude down"),
+    Claim("notch", "a notch filter",
+          "zero input frequency is suppressed in every descrambled link channel except the constant one",
+          "energy per bin at zero input frequency over its 3 nearest neighbours, link frequencies >= 1, dB",
+          "chapter 4, folded 2-D spectrum", -10.0, -3.0, True,
+          "the same half-power and order-of-magnitude levels as for the bandpass"),
+    Claim("rescaling", "a frequency-axis rescaling",
+          "the ridge of the folded spectrum, input frequency against link frequency, follows the cube the "
+          "reference script draws (dipolar frequency ~ 1/r^3)",
+          "|exponent - 3| of the power-law fit of the ridge",
+          "chapter 4, ridge of the folded spectrum", 0.5, 1.5, True,
+          "within half a power of the cube it holds; an exponent of at least 1.5 is still a clearly non-linear "
+          "rescaling, so partly; an exponent near 1 (no rescaling) or no ridge does not hold"),
+    Claim("multiplexing", "frequency-division multiplexing",
+          "different link-frequency channels carry different, little-overlapping input-frequency bands",
+          "mean overlap of the channels' input-frequency profiles over that of randomly rotated layers",
+          "chapter 4, channel profiles", 0.5, 0.8, True,
+          "half the overlap of a scrambled layer is a clear separation; 0.8 is a visible but weak one"),
+    Claim("group_embedding", "group embedding",
+          "the singular values of the second layer come in near-degenerate pairs, which descrambling shows "
+          "as cos/sin pairs: two-dimensional representations of a rotation group",
+          "mean relative gap within pairs over that between pairs of the first 20 singular values",
+          "chapter 5, singular values and right singular vectors", 0.5, 0.8, True,
+          "pairs twice as tight as the spacing between them are clearly paired; 1 is a smooth decay"),
+    Claim("spectral_filtering", "spectral filtering regularisation",
+          "the net's Jacobian acts in the DEER kernel's singular bases like a Tikhonov-regularised inverse",
+          "median R^2 of scaled Tikhonov filter factors fitted to the Jacobian's filter factors",
+          "chapter 5, filter factors", 0.9, 0.7, False,
+          "R^2 of 0.9 leaves a tenth of the variation unexplained; 0.7 is a rough likeness"),
+    Claim("harmonic_to_chebyshev", "a map from harmonic functions into Chebyshev polynomials",
+          "right singular vectors 9-13 of the descrambled second layer are sinusoids and left singular vectors "
+          "1-5 span the polynomials of degree < 5 (the span of T0..T4)",
+          "smaller of: median sinusoid R^2 of right vectors 9-13, polynomial share of the span of left vectors 1-5",
+          "chapter 5, singular vectors", 0.9, 0.7, False,
+          "both ends of the map must be what the paper names; 0.9 and 0.7 as for the other fits"),
+)
+
+
+@dataclasses.dataclass
+class FindingRow:
+    """One claim measured over several networks."""
+
+    claim: Claim
+    values: list[float]
+    verdicts: list[str]
+    median: float
+    low: float
+    high: float
+    verdict: str
+
+    def count(self, verdict: str = "holds") -> int:
+        """In how many networks the claim got `verdict`."""
+        return self.verdicts.count(verdict)
+
+
+def findings_table(values: Mapping[str, Sequence[float]], claims: Sequence[Claim] = CLAIMS) -> list[FindingRow]:
+    """Rows of the table from measured `values` (claim key -> one value per network). The overall
+    verdict is the verdict of the median value; the per-network verdicts give the counts."""
+    rows = []
+    for claim in claims:
+        if claim.key not in values:
+            raise ValueError(f"values: no measurements for claim {claim.key!r}")
+        measured = [float(v) for v in values[claim.key]]
+        if not measured:
+            raise ValueError(f"values: the list for claim {claim.key!r} is empty")
+        worst = np.inf if claim.lower_is_better else -np.inf  # a failed measurement counts as the worst value
+        ranked = np.array([v if np.isfinite(v) else worst for v in measured])
+        median = float(np.median(ranked))
+        rows.append(FindingRow(claim, measured, [claim.verdict(v) for v in measured], median,
+                               float(ranked.min()), float(ranked.max()), claim.verdict(median)))
+    return rows
+
+
+def markdown(rows: Sequence[FindingRow]) -> str:
+    """The findings table as Markdown."""
+    lines = ["| claim | rests on | metric | thresholds | median (range) | holds in | verdict |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for row in rows:
+        n = len(row.values)
+        spread = f"{row.median:.3g} ({row.low:.3g} to {row.high:.3g})" if n > 1 else f"{row.median:.3g}"
+        lines.append(f"| {row.claim.claim} | {row.claim.figure} | {row.claim.metric} | {row.claim.threshold} | "
+                     f"{spread} | {row.count('holds')} of {n} (partly: {row.count('partly')}) | **{row.verdict}** |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,43 @@
+"""The findings table computes verdicts from thresholds; nothing is typed in."""
+
+import math
+
+import pytest
+
+from descrambler.findings.table import CLAIMS, Claim, findings_table, markdown
+
+LOWER = Claim("x", "a claim", "reading", "metric", "figure", holds=-10, partly=-3, lower_is_better=True, reason="r")
+HIGHER = Claim("y", "b claim", "reading", "metric", "figure", holds=0.9, partly=0.7, lower_is_better=False, reason="r")
+
+
+@pytest.mark.parametrize("claim, value, verdict", [
+    (LOWER, -12, "holds"), (LOWER, -10, "holds"), (LOWER, -5, "partly"), (LOWER, 0, "does not hold"),
+    (HIGHER, 0.95, "holds"), (HIGHER, 0.8, "partly"), (HIGHER, 0.1, "does not hold"),
+    (HIGHER, math.nan, "does not hold"), (LOWER, math.nan, "does not hold"),
+])
+def test_verdict_from_thresholds(claim, value, verdict):
+    assert claim.verdict(value) == verdict
+
+
+def test_table_counts_networks_and_uses_the_median():
+    rows = findings_table({"x": [-12, -11, -4, 2, -15], "y": [0.95, math.nan, 0.5]}, claims=(LOWER, HIGHER))
+    x, y = rows
+    assert x.count("holds") == 3 and x.count("partly") == 1 and x.median == -11 and x.verdict == "holds"
+    assert (x.low, x.high) == (-15, 2)
+    assert y.count("holds") == 1 and y.verdict == "does not hold"  # the failed network counts as worst
+    table = markdown(rows)
+    assert "3 of 5 (partly: 1)" in table and "**holds**" in table and "1 of 3" in table
+
+
+def test_the_paper_has_seven_claims_with_reasons():
+    assert len(CLAIMS) == 7 and len({c.key for c in CLAIMS}) == 7
+    assert all(c.reason and c.reading and c.metric for c in CLAIMS)
+    for claim in CLAIMS:  # the "holds" threshold is stricter than "partly"
+        assert (claim.holds <= claim.partly) if claim.lower_is_better else (claim.holds >= claim.partly)
+
+
+def test_missing_or_empty_measurements_raise():
+    with pytest.raises(ValueError, match="values: no measurements for claim 'x'"):
+        findings_table({}, claims=(LOWER,))
+    with pytest.raises(ValueError, match="values: the list for claim 'x' is empty"):
+        findings_table({"x": []}, claims=(LOWER,))
