@@ -1,0 +1,140 @@
+"""Fully connected DEERNet architectures as `torch.nn.Sequential` models.
+
+Every builder records its name and arguments in `model.architecture` so that a model file can
+rebuild the network (`descrambler.nets.modelfile`). Hidden layer k (1-based) is the output of the
+k-th `nn.Linear` (see `descrambler.nets.wiretap`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from .._validate import choice, positive_int
+
+#: Output activations a builder accepts.
+OUTPUTS = ("linear", "sigmoid", "softplus")
+#: Hidden activations a builder accepts.
+ACTIVATIONS = ("tanh", "softplus", "sigmoid", "relu")
+
+
+class MeanNormalise(nn.Module):
+    """Divide each output row by its mean (production DEERNet's last layer): rows have mean 1."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x / x.mean(dim=-1, keepdim=True)
+
+
+def _activation(name: str, argument: str) -> nn.Module | None:
+    modules = {"linear": None, "tanh": nn.Tanh, "softplus": nn.Softplus, "sigmoid": nn.Sigmoid,
+               "relu": nn.ReLU}
+    choice(name, argument, modules)
+    return None if modules[name] is None else modules[name]()
+
+
+def _widths(hidden, argument: str) -> tuple[int, ...]:
+    if isinstance(hidden, (int, str)) or not isinstance(hidden, Sequence) or len(hidden) == 0:
+        raise ValueError(f"{argument}: expected a non-empty sequence of layer widths, got {hidden!r}")
+    return tuple(positive_int(width, argument) for width in hidden)
+
+
+def _stack(name: str, arguments: dict, widths: Sequence[int], activation: str, output: str, *,
+           bias: bool = True, batch_norm: bool = False, mean_normalise: bool = False) -> nn.Sequential:
+    """Linear layers between consecutive `widths`, each followed by [BatchNorm] and its activation."""
+    modules: list[nn.Module] = []
+    n_layers = len(widths) - 1
+    for k in range(n_layers):
+        modules.append(nn.Linear(widths[k], widths[k + 1], bias=bias))
+        if batch_norm:
+            modules.append(nn.BatchNorm1d(widths[k + 1]))
+        last = k == n_layers - 1
+        module = _activation(output if last else activation, "output" if last else "activation")
+        if module is not None:
+            modules.append(module)
+    if mean_normalise:
+        modules.append(MeanNormalise())
+    model = nn.Sequential(*modules)
+    model.architecture = {"name": name, "arguments": arguments}
+    return model
+
+
+def two_layer(n_in: int = 256, n_hidden: int = 80, n_out: int = 256, output: str = "softplus") -> nn.Sequential:
+    """The paper's analysed DEERNet: Linear(n_in, n_hidden) + tanh + Linear(n_hidden, n_out) + `output`.
+
+    `output` is one of OUTPUTS; the paper's choice is undocumented (the 2018 DEERNet used a sigmoid
+    with targets scaled to a maximum of 0.75). Chapter 2 compares them; the default is the best measured.
+    """
+    widths = [positive_int(n, name) for n, name in ((n_in, "n_in"), (n_hidden, "n_hidden"), (n_out, "n_out"))]
+    choice(output, "output", OUTPUTS)
+    arguments = {"n_in": widths[0], "n_hidden": widths[1], "n_out": widths[2], "output": output}
+    return _stack("two_layer", arguments, widths, "tanh", output)
+
+
+def deep(n_in: int = 256, hidden: Sequence[int] = (256,) * 5, n_out: int = 256, activation: str = "softplus",
+         output: str = "softplus", bias: bool = False, batch_norm: bool = True,
+         mean_normalise: bool = True) -> nn.Sequential:
+    """A deep fully connected DEERNet; the defaults are the production DEERNet (dist_net.m).
+
+    Defaults: six Linear layers of width 256 without bias, each followed by BatchNorm1d and softplus,
+    then division by the output mean. The three-layer DEERNet of the paper (architecture undocumented)
+    is, for example, `deep(hidden=(80, 80), activation="tanh", bias=True, batch_norm=False,
+    mean_normalise=False)`: three Linear layers, tanh between them.
+    """
+    widths = [positive_int(n_in, "n_in"), *_widths(hidden, "hidden"), positive_int(n_out, "n_out")]
+    choice(activation, "activation", ACTIVATIONS)
+    choice(output, "output", OUTPUTS)
+    for flag, name in ((bias, "bias"), (batch_norm, "batch_norm"), (mean_normalise, "mean_normalise")):
+        if not isinstance(flag, bool):
+            raise ValueError(f"{name}: expected True or False, got {flag!r}")
+    arguments = {"n_in": widths[0], "hidden": list(widths[1:-1]), "n_out": widths[-1], "activation": activation,
+                 "output": output, "bias": bias, "batch_norm": batch_norm, "mean_normalise": mean_normalise}
+    return _stack("deep", arguments, widths, activation, output, bias=bias, batch_norm=batch_norm,
+                  mean_normalise=mean_normalise)
+
+
+def denoiser(n_in: int = 256, hidden: Sequence[int] = (256,), activation: str = "tanh") -> nn.Sequential:
+    """A fully connected denoising net: noisy boxed traces (batch, n_in) to clean traces (batch, n_in).
+
+    Linear layers through `hidden` with `activation`, linear output (clean traces, boxed by the noisy
+    trace's range, can leave [0, 1] slightly). Train it with `TrainConfig(target="clean")`.
+    """
+    widths = [positive_int(n_in, "n_in"), *_widths(hidden, "hidden"), positive_int(n_in, "n_in")]
+    choice(activation, "activation", ACTIVATIONS)
+    arguments = {"n_in": widths[0], "hidden": list(widths[1:-1]), "activation": activation}
+    return _stack("denoiser", arguments, widths, activation, "linear")
+
+
+#: Builders by the name recorded in `model.architecture`.
+BUILDERS = {"two_layer": two_layer, "deep": deep, "denoiser": denoiser}
+
+
+def build(architecture: dict) -> nn.Sequential:
+    """Rebuild a model (fresh weights) from a `model.architecture` record {"name", "arguments"}."""
+    if not isinstance(architecture, dict) or set(architecture) != {"name", "arguments"}:
+        raise ValueError(f"architecture: expected {{'name': ..., 'arguments': {{...}}}}, got {architecture!r}")
+    choice(architecture["name"], "architecture", BUILDERS)
+    try:
+        return BUILDERS[architecture["name"]](**architecture["arguments"])
+    except TypeError as error:
+        raise ValueError(f"architecture: arguments do not fit {architecture['name']}: {error}") from None
+
+
+def architecture_of(model: nn.Module) -> dict:
+    """The {"name", "arguments"} record of a model built here; ValueError for any other model."""
+    record = getattr(model, "architecture", None)
+    if not isinstance(model, nn.Sequential) or not isinstance(record, dict):
+        raise ValueError("model: not built by descrambler.nets (two_layer, deep or denoiser), so it "
+                         "cannot be rebuilt from a file")
+    return record
+
+
+def linear_layers(model: nn.Module) -> list[int]:
+    """Indices, in `model`, of its `nn.Linear` modules (hidden layer k is entry k - 1)."""
+    if not isinstance(model, nn.Sequential):
+        raise ValueError(f"model: expected a torch.nn.Sequential, got {type(model).__name__}")
+    indices = [i for i, module in enumerate(model) if isinstance(module, nn.Linear)]
+    if not indices:
+        raise ValueError("model: has no nn.Linear layer")
+    return indices

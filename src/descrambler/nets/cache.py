@@ -1,0 +1,82 @@
+"""A cache of trained models: train once, reuse in every later chapter and run.
+
+Files live under `descrambler._io.cache_dir()`, named by a hash of everything that determines the
+trained weights: the architecture and its arguments, the training (and library) configuration, the
+seed, the package and torch versions, and the source code of `descrambler.deer` and
+`descrambler.nets`, so a code change invalidates the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .. import __version__
+from .._io import cache_dir
+from .architectures import build
+from .modelfile import load, save
+from .training import DEFAULT_TRAIN_CONFIG, TrainConfig, _seed, train
+
+#: The book's default network: `two_layer()` with its default arguments.
+DEFAULT_ARCHITECTURE = {"name": "two_layer", "arguments": {}}
+_PACKAGE = Path(__file__).resolve().parent.parent
+
+
+def source_hash() -> str:
+    """SHA-256 of the source files that determine a trained model: deer.py and nets/*.py."""
+    digest = hashlib.sha256()
+    for path in [_PACKAGE / "deer.py", *sorted((_PACKAGE / "nets").glob("*.py"))]:
+        digest.update(path.relative_to(_PACKAGE).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def cache_key(architecture: dict, config: TrainConfig, seed: int) -> str:
+    """Hash of a training request (resolved architecture arguments) and of the code that serves it."""
+    request = {"architecture": architecture, "config": config.to_dict(), "seed": seed,
+               "descrambler": __version__, "torch": torch.__version__, "source": source_hash()}
+    return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
+
+
+def train_or_load(seed: int = 0, architecture: dict | None = None, config: TrainConfig | None = None,
+                  device="cpu", progress: bool | None = None) -> tuple[nn.Module, dict]:
+    """The model `train(build(architecture), config, seed)` would give, from the cache when present.
+
+    `architecture` is {"name": "two_layer" | "deep" | "denoiser", "arguments": {...}} (default: the
+    book's two-layer net), `config` defaults to DEFAULT_TRAIN_CONFIG. Returns the model on the CPU in
+    evaluation mode and its metadata (train configuration, seed, final metrics, history, cache key,
+    `from_cache`). A cached file that is corrupted or belongs to another request is reported with a
+    warning and replaced by a fresh training, never used.
+    """
+    seed = _seed(seed, "seed")
+    config = DEFAULT_TRAIN_CONFIG if config is None else config
+    if not isinstance(config, TrainConfig):
+        raise ValueError(f"config: expected a TrainConfig, got {type(config).__name__}")
+    with torch.random.fork_rng(devices=[]):
+        model = build(DEFAULT_ARCHITECTURE if architecture is None else architecture)
+    resolved = model.architecture
+    key = cache_key(resolved, config, seed)
+    path = cache_dir() / f"{resolved['name']}-seed{seed}-{key[:20]}.safetensors"
+    if path.exists():
+        try:
+            cached = load(path)
+            if cached.metadata.get("cache_key") != key:
+                raise ValueError(f"path: {path} was written for another request (cache key "
+                                 f"{str(cached.metadata.get('cache_key'))[:20]}...)")
+            if cached.architecture != resolved:
+                raise ValueError(f"path: {path} holds {cached.architecture}, expected {resolved}")
+            return cached, {**cached.metadata, "from_cache": True, "path": str(path)}
+        except ValueError as error:
+            warnings.warn(f"unusable cached model, retraining: {error}", stacklevel=2)
+    model, history = train(model, config, seed=seed, device=device, progress=progress)
+    model.cpu().eval()
+    metadata = {"cache_key": key, "architecture": resolved, "train_config": config.to_dict(), "seed": seed,
+                "metrics": history["final"], "seconds": history["seconds_total"], "history": history,
+                "source_hash": source_hash()}
+    save(model, path, metadata)
+    model.metadata = metadata
+    return model, {**metadata, "from_cache": False, "path": str(path)}

@@ -1,0 +1,213 @@
+"""Training a DEERNet from a random start: Adam, a learning-rate schedule, DEERNet's training library."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+from .._validate import choice, positive, positive_int
+from ..deer import Library, LibraryConfig, make_library
+from ..progress import progress_bar
+from .architectures import linear_layers
+from .metrics import N_VALIDATION, VALIDATION_SEED, summary, validation_library
+from .predict import outputs, predict
+
+SCHEDULES = ("cosine", "halving", "constant")
+#: What the net learns: library distributions (mean 1), distributions scaled to a maximum of 0.75
+#: (the 2018 DEERNet's sigmoid output), or the clean traces (denoiser).
+TARGETS = ("distribution", "max_0.75", "clean")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """How to train: data, optimiser (Adam), schedule, target. Sizes in traces.
+
+    `n_train` traces are generated per library; `fresh_data` draws a new library every epoch
+    (like the reference, which draws a fresh batch per iteration), otherwise one library is reused
+    and reshuffled. `schedule`: "cosine" decays the learning rate per step from `learning_rate`
+    to zero; "halving" halves it every `halve_every` epochs (the production DEERNet's choice);
+    "constant". The validation library (`n_validation` traces, `validation_seed`) uses `library`.
+    """
+
+    epochs: int = 10
+    n_train: int = 200_000
+    fresh_data: bool = False
+    batch_size: int = 256
+    learning_rate: float = 3e-3
+    schedule: str = "cosine"
+    halve_every: int = 5
+    weight_decay: float = 0.0
+    target: str = "distribution"
+    library: LibraryConfig = LibraryConfig()
+    n_validation: int = N_VALIDATION
+    validation_seed: int = VALIDATION_SEED
+
+    def __post_init__(self):
+        for name in ("epochs", "n_train", "batch_size", "halve_every", "n_validation"):
+            positive_int(getattr(self, name), name)
+        positive(self.learning_rate, "learning_rate")
+        if isinstance(self.weight_decay, bool) or not (isinstance(self.weight_decay, (int, float))
+                                                       and math.isfinite(self.weight_decay)
+                                                       and self.weight_decay >= 0):
+            raise ValueError(f"weight_decay: expected a finite number >= 0, got {self.weight_decay!r}")
+        if not isinstance(self.fresh_data, bool):
+            raise ValueError(f"fresh_data: expected True or False, got {self.fresh_data!r}")
+        choice(self.schedule, "schedule", SCHEDULES)
+        choice(self.target, "target", TARGETS)
+        if not isinstance(self.library, LibraryConfig):
+            raise ValueError(f"library: expected a LibraryConfig, got {type(self.library).__name__}")
+        _seed(self.validation_seed, "validation_seed")
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready fields (the library configuration nested)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, fields: dict) -> "TrainConfig":
+        """Inverse of `to_dict`."""
+        fields = dict(fields)
+        fields["library"] = LibraryConfig(**fields.get("library", {}))
+        return cls(**fields)
+
+
+def _seed(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{name}: expected a non-negative integer, got {value!r}")
+    return int(value)
+
+
+#: The book's default training (chosen by measurement in chapter 2; see the benchmark `training`).
+DEFAULT_TRAIN_CONFIG = TrainConfig()
+
+
+def library_seed(seed: int, epoch: int, validation_seed: int = VALIDATION_SEED) -> int:
+    """Seed of the training library of `epoch` for a run with `seed`; never the validation seed."""
+    state = np.random.SeedSequence([seed, epoch, 0x0DEE7]).generate_state(2, np.uint32)
+    value = int(state[0]) << 32 | int(state[1])
+    return value + 1 if value == validation_seed else value
+
+
+def resolve_device(device) -> torch.device:
+    """A torch device from "cpu" or "cuda[:k]"; ValueError naming `device` if CUDA is missing."""
+    if not isinstance(device, (str, torch.device)):
+        raise ValueError(f"device: expected 'cpu' or 'cuda', got {device!r}")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as error:
+        raise ValueError(f"device: {error}") from None
+    choice(resolved.type, "device", ("cpu", "cuda"))
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device: {str(device)!r} requested but CUDA is not available here (torch "
+                         f"{torch.__version__}, built for CUDA {torch.version.cuda}); use device='cpu'")
+    return resolved
+
+
+def targets(library: Library, target: str) -> np.ndarray:
+    """Training targets for `library`: see TARGETS."""
+    if target == "clean":
+        return library.clean
+    if target == "max_0.75":
+        return library.distributions * (0.75 / library.distributions.max(axis=1, keepdims=True))
+    return library.distributions
+
+
+def validate(model: nn.Module, config: TrainConfig) -> dict:
+    """Median validation metrics; for the "clean" target the error is ||y_hat - y|| / ||y|| on traces."""
+    library = validation_library(config.library, config.n_validation, config.validation_seed)
+    if config.target == "clean":
+        y = library.clean.astype(np.float64)
+        error = np.linalg.norm(outputs(model, library.traces) - y, axis=1) / np.linalg.norm(y, axis=1)
+        return {"median_rel_error": float(np.median(error)), "median_peak_error_nm": None}
+    return summary(predict(model, library.traces), library.distributions, library.r)
+
+
+def _reinitialise(model: nn.Module, seed: int) -> None:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for module in model.modules():
+            if hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+
+
+def _schedule(config: TrainConfig, steps_per_epoch: int):
+    total = config.epochs * steps_per_epoch
+    if config.schedule == "cosine":
+        return lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
+    if config.schedule == "halving":
+        return lambda step: 0.5 ** (step // (config.halve_every * steps_per_epoch))
+    return lambda step: 1.0
+
+
+def train(model: nn.Module, config: TrainConfig | None = None, seed: int = 0, device="cpu",
+          progress: bool | None = None) -> tuple[nn.Module, dict]:
+    """Train `model` from a random start drawn from `seed` (its incoming weights are discarded).
+
+    Adam on the mean squared error between outputs and `config.target`, training libraries from
+    `make_library` with seeds derived from `seed`, the validation metrics after every epoch. The same
+    seed gives identical weights on the CPU. Returns the model (trained in place, on `device`) and
+    its history: per epoch `loss` (mean over the epoch's batches), `val_rel_error`,
+    `val_peak_error_nm`, `learning_rate`, `seconds` (cumulative wall time, data generation
+    included) and `data_seconds` (of which generating training libraries), plus `initial` (the
+    metrics of the random start) and the totals.
+    """
+    config = DEFAULT_TRAIN_CONFIG if config is None else config
+    if not isinstance(config, TrainConfig):
+        raise ValueError(f"config: expected a TrainConfig, got {type(config).__name__}")
+    linear_layers(model)
+    seed = _seed(seed, "seed")
+    device = resolve_device(device)
+    start = time.perf_counter()
+    _reinitialise(model, seed)
+    model.to(device)
+    optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    steps_per_epoch = -(-config.n_train // config.batch_size)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, _schedule(config, steps_per_epoch))
+    shuffle = torch.Generator().manual_seed(seed)
+    initial = validate(model, config)
+    history = {"epoch": [], "loss": [], "val_rel_error": [], "val_peak_error_nm": [], "learning_rate": [],
+               "seconds": [], "data_seconds": []}
+    data_seconds = 0.0
+    bar = progress_bar(total=config.epochs, desc="training", enabled=progress, unit="epoch")
+    x = y = None
+    for epoch in range(config.epochs):
+        if x is None or config.fresh_data:
+            tic = time.perf_counter()
+            library = make_library(config.n_train, config.library,
+                                   library_seed(seed, epoch if config.fresh_data else 0, config.validation_seed))
+            x = torch.from_numpy(library.traces).to(device)
+            y = torch.from_numpy(np.ascontiguousarray(targets(library, config.target))).to(device)
+            del library
+            data_seconds += time.perf_counter() - tic
+        # a fresh library is already in random order; a reused one is reshuffled every epoch
+        order = torch.randperm(len(x), generator=shuffle).to(device) if epoch and not config.fresh_data else None
+        learning_rate = optimiser.param_groups[0]["lr"]
+        model.train()
+        total = torch.zeros((), device=device)
+        for step in range(steps_per_epoch):
+            rows = slice(step * config.batch_size, (step + 1) * config.batch_size)
+            xb, yb = (x[rows], y[rows]) if order is None else (x[order[rows]], y[order[rows]])
+            loss = nn.functional.mse_loss(model(xb), yb)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            scheduler.step()
+            total += loss.detach()
+        metrics = validate(model, config)
+        history["epoch"].append(epoch + 1)
+        history["loss"].append(float(total) / steps_per_epoch)
+        history["val_rel_error"].append(metrics["median_rel_error"])
+        history["val_peak_error_nm"].append(metrics["median_peak_error_nm"])
+        history["learning_rate"].append(learning_rate)
+        history["seconds"].append(time.perf_counter() - start)
+        history["data_seconds"].append(data_seconds)
+        bar.set_postfix(loss=f"{history['loss'][-1]:.4g}", val_error=f"{metrics['median_rel_error']:.4f}")
+        bar.update(1)
+    bar.close()
+    history.update(initial=initial, final=metrics, seconds_total=time.perf_counter() - start, seed=seed,
+                   device=str(device))
+    return model, history

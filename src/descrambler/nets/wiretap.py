@@ -1,0 +1,107 @@
+"""Wiretaps: the inner signals of a layer, neurons in rows and examples in columns, and their Gram matrix.
+
+Hidden layer k (1-based) is the output of the k-th `nn.Linear`. `where="pre"` taps that Linear's
+output, with its bias only if `bias=True`; `where="post"` applies to that signal the modules that
+follow the Linear up to the next Linear (its activation, and a batch normalisation or the output
+mean-normalisation where the net has one). Earlier layers always run as trained (with their biases),
+in evaluation mode.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+from .._validate import choice, positive_int
+from .architectures import linear_layers
+from .predict import check_inputs
+
+WHERE = ("pre", "post")
+
+
+def _check(model: nn.Module, layer, where, bias) -> tuple[int, int]:
+    """Index of the tapped Linear in `model` and the index where its signal stops."""
+    indices = linear_layers(model)
+    if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)):
+        raise ValueError(f"layer: expected an integer from 1 to {len(indices)}, got {layer!r}")
+    if not 1 <= layer <= len(indices):
+        raise ValueError(f"layer: the model has {len(indices)} Linear layer(s), so layer must be "
+                         f"1..{len(indices)}, got {layer}")
+    choice(where, "where", WHERE)
+    if not isinstance(bias, bool):
+        raise ValueError(f"bias: expected True or False, got {bias!r}")
+    stop = indices[layer] if layer < len(indices) else len(model)
+    return indices[layer - 1], stop
+
+
+def _signals(model: nn.Module, x: np.ndarray, start: int, stop: int, where: str, bias: bool) -> torch.Tensor:
+    """Signals (N, n_neurons) of the Linear at `start`, float32, on the model's device."""
+    parameter = next(model.parameters())
+    h = torch.from_numpy(x).to(parameter.device)
+    for module in model[:start]:
+        h = module(h)
+    linear = model[start]
+    h = nn.functional.linear(h, linear.weight, linear.bias if bias else None)
+    if where == "post":
+        for module in model[start + 1:stop]:
+            h = module(h)
+    return h
+
+
+@contextlib.contextmanager
+def _tapping(model: nn.Module) -> Iterator[None]:
+    """Evaluation mode without gradients, restoring the model's mode afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        model.train(was_training)
+
+
+def wiretap(model: nn.Module, x, layer: int, where: str = "pre", bias: bool = False) -> np.ndarray:
+    """Inner signals S (n_neurons, N), float64, of hidden layer `layer` for inputs `x` (N, n_in).
+
+    `where="pre"`: W h (+ b if `bias`), h being the layer's input; `where="post"`: the activation
+    (and normalisation) applied to that.
+    """
+    start, stop = _check(model, layer, where, bias)
+    x = check_inputs(model, x, "x")
+    with _tapping(model):
+        return _signals(model, x, start, stop, where, bias).double().cpu().numpy().T
+
+
+def _chunks(x, chunk_size: int) -> Iterable:
+    if isinstance(x, (np.ndarray, torch.Tensor)):
+        return (x[i:i + chunk_size] for i in range(0, max(len(x), 1), chunk_size))
+    if isinstance(x, (str, bytes)) or not isinstance(x, Iterable):
+        raise ValueError(f"x: expected an array (N, n_in) or an iterable of such arrays, got {type(x).__name__}")
+    return x
+
+
+def gram(model: nn.Module, x, layer: int, where: str = "pre", bias: bool = False,
+         chunk_size: int = 65536) -> np.ndarray:
+    """S S^T (n_neurons, n_neurons), float64, streamed: S is never held in memory.
+
+    `x` is an array (N, n_in), processed `chunk_size` rows at a time, or any iterable of such
+    arrays, e.g. `(lib.traces for lib in iter_library(10**6))`. Products are accumulated in float64.
+    """
+    start, stop = _check(model, layer, where, bias)
+    chunk_size = positive_int(chunk_size, "chunk_size")
+    streamed = not isinstance(x, (np.ndarray, torch.Tensor))
+    total = None
+    with _tapping(model):
+        for number, chunk in enumerate(_chunks(x, chunk_size)):
+            if isinstance(chunk, torch.Tensor):
+                chunk = chunk.cpu().numpy()
+            chunk = check_inputs(model, chunk, f"x (chunk {number})" if streamed else "x")
+            s = _signals(model, chunk, start, stop, where, bias).double()
+            total = s.T @ s if total is None else total.addmm_(s.T, s)
+    if total is None:
+        raise ValueError("x: holds no traces")
+    return total.cpu().numpy()

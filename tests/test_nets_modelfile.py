@@ -1,0 +1,183 @@
+"""Tests of descrambler.nets model files (safetensors + JSON sidecar) and the train_or_load cache."""
+
+import json
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from descrambler.nets import TrainConfig, deep, denoiser, load, predict, save, train_or_load, two_layer
+from descrambler.nets.modelfile import read_sidecar, sidecar_path
+
+X = np.random.default_rng(0).random((6, 256), dtype=np.float32)
+
+
+def outputs(model):
+    model.eval()
+    with torch.no_grad():
+        return model(torch.from_numpy(X)).numpy()
+
+
+@pytest.fixture
+def saved(tmp_path):
+    torch.manual_seed(0)
+    model = two_layer(output="linear")
+    path = tmp_path / "m.safetensors"
+    save(model, path, {"seed": 3, "metrics": {"median_rel_error": np.float64(0.5)}, "train_config": TrainConfig()})
+    return model, path
+
+
+@pytest.mark.parametrize("builder", [lambda: two_layer(output="sigmoid"), lambda: deep(hidden=(32, 16)),
+                                     lambda: denoiser(hidden=(20,))])
+def test_save_then_load_gives_identical_outputs(tmp_path, builder):
+    torch.manual_seed(1)
+    model = builder()
+    model.train()
+    model(torch.rand(64, 256))  # moves batch-norm running statistics away from their start
+    save(model, tmp_path / "net.safetensors")
+    loaded = load(tmp_path / "net.safetensors")
+    assert not loaded.training and loaded.architecture == model.architecture
+    np.testing.assert_array_equal(outputs(loaded), outputs(model))
+
+
+def test_sidecar_records_architecture_versions_and_metadata(saved):
+    model, path = saved
+    record = json.loads(sidecar_path(path).read_text())
+    assert record["architecture"] == model.architecture
+    assert len(record["sha256"]) == 64
+    assert {"descrambler", "torch", "safetensors"} <= set(record["versions"])
+    assert record["metadata"]["seed"] == 3
+    assert record["metadata"]["train_config"]["library"]["n_time"] == 256
+    assert load(path).metadata["metrics"]["median_rel_error"] == 0.5
+
+
+def test_load_never_unpickles(saved, monkeypatch):
+    _, path = saved
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("unpickling attempted")
+
+    monkeypatch.setattr(pickle, "load", forbidden)
+    monkeypatch.setattr(pickle, "loads", forbidden)
+    monkeypatch.setattr(torch, "load", forbidden)
+    load(path)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda data: data[:len(data) // 2], "content hash mismatch"),  # truncated inside the weights
+    (lambda data: data[:5], "not a readable safetensors file"),  # truncated inside the header
+    (lambda data: data[:-100] + bytes(b ^ 0xFF for b in data[-100:]), "content hash mismatch"),  # corrupted
+    (lambda data: b"", "not a readable safetensors file"),
+])
+def test_damaged_files_raise(saved, damage, message):
+    _, path = saved
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(ValueError, match=f"path: .*{message}"):
+        load(path)
+
+
+def test_wrong_hash_raises(saved):
+    _, path = saved
+    record = json.loads(sidecar_path(path).read_text())
+    record["sha256"] = "0" * 64
+    sidecar_path(path).write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="path: content hash mismatch"):
+        load(path)
+
+
+@pytest.mark.parametrize("writer", [
+    lambda model, path: torch.save(model.state_dict(), path),
+    lambda model, path: torch.save(model.state_dict(), path, _use_new_zipfile_serialization=False),
+    lambda model, path: path.write_bytes(pickle.dumps({"weights": [1, 2, 3]})),
+])
+def test_pickle_files_are_refused(saved, writer):
+    model, path = saved
+    writer(model, path)
+    with pytest.raises(ValueError, match="path: .* is a pickle or torch.save file; descrambler never unpickles"):
+        load(path)
+
+
+def test_sidecar_problems_raise(saved):
+    _, path = saved
+    sidecar = sidecar_path(path)
+    sidecar.write_text("{not json")
+    with pytest.raises(ValueError, match="path: the sidecar .* is not valid JSON"):
+        load(path)
+    sidecar.unlink()
+    with pytest.raises(ValueError, match="path: the sidecar .* is missing"):
+        load(path)
+    with pytest.raises(ValueError, match="path: no such model file"):
+        load(path.with_name("absent.safetensors"))
+
+
+def test_weights_that_do_not_fit_the_architecture_raise(saved, tmp_path):
+    _, path = saved
+    record = read_sidecar(path)
+    record["architecture"]["arguments"]["n_hidden"] = 81
+    sidecar_path(path).write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="path: the weights in .* do not fit the architecture"):
+        load(path)
+
+
+def test_save_checks_its_arguments(tmp_path):
+    with pytest.raises(ValueError, match="model: not built by descrambler.nets"):
+        save(torch.nn.Sequential(torch.nn.Linear(3, 3)), tmp_path / "x.safetensors")
+    with pytest.raises(ValueError, match="metadata: cannot be written as JSON"):
+        save(two_layer(), tmp_path / "x.safetensors", {"bad": object()})
+    with pytest.raises(ValueError, match="metadata: expected a dict"):
+        save(two_layer(), tmp_path / "x.safetensors", [1])
+    assert not (tmp_path / "x.safetensors").exists()  # nothing written on failure
+
+
+TINY = TrainConfig(epochs=1, n_train=1000, batch_size=100, n_validation=200)
+TINY_NET = {"name": "two_layer", "arguments": {"n_hidden": 8}}
+
+
+def test_train_or_load_caches(tmp_path, monkeypatch):
+    monkeypatch.setenv("DESCRAMBLER_CACHE", str(tmp_path))
+    model, info = train_or_load(seed=2, architecture=TINY_NET, config=TINY)
+    assert not info["from_cache"] and info["seed"] == 2 and "median_rel_error" in info["metrics"]
+    again, cached = train_or_load(seed=2, architecture=TINY_NET, config=TINY)
+    assert cached["from_cache"] and cached["cache_key"] == info["cache_key"]
+    np.testing.assert_array_equal(predict(again, X), predict(model, X))
+    _, other = train_or_load(seed=3, architecture=TINY_NET, config=TINY)
+    assert not other["from_cache"] and other["path"] != info["path"]
+
+
+def test_train_or_load_retrains_a_corrupted_or_mismatched_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("DESCRAMBLER_CACHE", str(tmp_path))
+    model, info = train_or_load(seed=0, architecture=TINY_NET, config=TINY)
+    path = info["path"]
+    with open(path, "r+b") as stream:
+        stream.seek(-8, 2)
+        stream.write(b"\xff" * 8)
+    with pytest.warns(UserWarning, match="unusable cached model, retraining: path: content hash mismatch"):
+        retrained, again = train_or_load(seed=0, architecture=TINY_NET, config=TINY)
+    assert not again["from_cache"]
+    np.testing.assert_array_equal(predict(retrained, X), predict(model, X))  # same seed, same weights
+    _, other = train_or_load(seed=1, architecture=TINY_NET, config=TINY)  # put seed 1's files at seed 0's path
+    for suffix in ("", ".json"):
+        with open(other["path"] + suffix, "rb") as source, open(path + suffix, "wb") as target:
+            target.write(source.read())
+    with pytest.warns(UserWarning, match="written for another request"):
+        _, replaced = train_or_load(seed=0, architecture=TINY_NET, config=TINY)
+    assert not replaced["from_cache"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert train_or_load(seed=0, architecture=TINY_NET, config=TINY)[1]["from_cache"]
+
+
+def test_cache_key_depends_on_every_input(monkeypatch):
+    from descrambler.nets import cache
+
+    key = cache.cache_key({"name": "two_layer", "arguments": {}}, TINY, 0)
+    assert key != cache.cache_key({"name": "two_layer", "arguments": {}}, TINY, 1)
+    assert key != cache.cache_key({"name": "two_layer", "arguments": {"n_hidden": 8}}, TINY, 0)
+    assert key != cache.cache_key({"name": "two_layer", "arguments": {}}, TrainConfig(epochs=2), 0)
+    monkeypatch.setattr(cache, "__version__", "9.9")
+    assert key != cache.cache_key({"name": "two_layer", "arguments": {}}, TINY, 0)
+    monkeypatch.undo()
+    monkeypatch.setattr(cache, "source_hash", lambda: "changed code")
+    assert key != cache.cache_key({"name": "two_layer", "arguments": {}}, TINY, 0)

@@ -1,0 +1,118 @@
+"""Tests of descrambler.nets.training: a short training learns, seeds reproduce, configurations are checked."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from descrambler.deer import LibraryConfig
+from descrambler.nets import DEFAULT_TRAIN_CONFIG, TrainConfig, denoiser, train, two_layer
+from descrambler.nets.metrics import VALIDATION_SEED
+from descrambler.nets.training import library_seed, targets
+
+SMALL = TrainConfig(epochs=3, n_train=3000, batch_size=64, learning_rate=3e-3, n_validation=400)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    return train(two_layer(), SMALL, seed=5)
+
+
+def test_short_training_lowers_validation_error(trained):
+    _, history = trained
+    errors = history["val_rel_error"]
+    assert len(errors) == len(history["loss"]) == len(history["seconds"]) == SMALL.epochs
+    assert errors[-1] < history["initial"]["median_rel_error"] - 0.1  # random start ~0.9, trained ~0.4
+    assert history["loss"][-1] < history["loss"][0]
+    assert history["final"]["median_rel_error"] == errors[-1]
+    assert np.all(np.diff(history["seconds"]) > 0) and history["seconds_total"] >= history["seconds"][-1]
+
+
+def test_same_seed_gives_identical_weights(trained):
+    model, _ = trained
+    again, _ = train(two_layer(), SMALL, seed=5)
+    first, second = model.state_dict(), again.state_dict()
+    assert first.keys() == second.keys()
+    assert all(torch.equal(first[k], second[k]) for k in first)
+    other, _ = train(two_layer(), SMALL, seed=6)
+    assert not torch.equal(other.state_dict()["0.weight"], first["0.weight"])
+
+
+def test_incoming_weights_and_global_rng_do_not_matter(trained):
+    model, _ = trained
+    start = two_layer()
+    with torch.no_grad():
+        start[0].weight.fill_(3.0)
+    state = torch.random.get_rng_state()
+    again, _ = train(start, SMALL, seed=5)
+    assert torch.equal(torch.random.get_rng_state(), state)  # the caller's RNG is untouched
+    assert torch.equal(again.state_dict()["2.weight"], model.state_dict()["2.weight"])
+
+
+def test_fresh_data_and_schedules_run():
+    config = dataclasses.replace(SMALL, epochs=2, n_train=1000, fresh_data=True, schedule="halving", halve_every=1)
+    _, history = train(two_layer(n_hidden=8), config, seed=1)
+    assert history["learning_rate"] == pytest.approx([3e-3, 1.5e-3])
+    assert history["data_seconds"][1] > history["data_seconds"][0]  # a library per epoch
+
+
+def test_denoiser_trains_on_clean_traces():
+    config = dataclasses.replace(SMALL, epochs=2, target="clean")
+    _, history = train(denoiser(hidden=(32,)), config, seed=0)
+    assert history["val_rel_error"][-1] < history["initial"]["median_rel_error"]
+    assert history["val_peak_error_nm"] == [None, None]
+
+
+def test_targets():
+    from descrambler.deer import make_library
+
+    library = make_library(10, LibraryConfig(), seed=1)
+    np.testing.assert_allclose(targets(library, "max_0.75").max(axis=1), 0.75, rtol=1e-6)
+    assert targets(library, "clean") is library.clean
+    assert targets(library, "distribution") is library.distributions
+
+
+def test_training_seeds_avoid_the_validation_seed():
+    seeds = {library_seed(s, e) for s in range(20) for e in range(20)}
+    assert len(seeds) == 400 and VALIDATION_SEED not in seeds
+
+
+def test_config_round_trip():
+    assert TrainConfig.from_dict(DEFAULT_TRAIN_CONFIG.to_dict()) == DEFAULT_TRAIN_CONFIG
+
+
+def test_cuda_request_is_clear_without_cuda():
+    if torch.cuda.is_available():
+        pytest.skip("CUDA present")
+    with pytest.raises(ValueError, match="device: 'cuda' requested but CUDA is not available"):
+        train(two_layer(), SMALL, device="cuda")
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"epochs": 0}, "epochs: must be a positive integer"),
+    ({"n_train": -5}, "n_train: must be a positive integer"),
+    ({"batch_size": 1.5}, "batch_size: expected a positive integer"),
+    ({"learning_rate": 0.0}, "learning_rate: must be finite and > 0"),
+    ({"weight_decay": -1e-6}, "weight_decay: expected a finite number >= 0"),
+    ({"schedule": "linear"}, "schedule: unknown value"),
+    ({"target": "peaks"}, "target: unknown value"),
+    ({"fresh_data": "yes"}, "fresh_data: expected True or False"),
+    ({"library": {}}, "library: expected a LibraryConfig"),
+    ({"validation_seed": -1}, "validation_seed: expected a non-negative integer"),
+])
+def test_bad_config_raises(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"seed": -1}, "seed: expected a non-negative integer"),
+    ({"device": "tpu"}, "device: "),
+    ({"device": 3}, "device: expected 'cpu' or 'cuda'"),
+    ({"config": {"epochs": 1}}, "config: expected a TrainConfig"),
+])
+def test_bad_train_arguments_raise(kwargs, message):
+    arguments = {"config": SMALL, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        train(two_layer(), **arguments)
