@@ -1,0 +1,25 @@
+"""Descrambler groups (chapter 3): find the group element P that makes a layer's inner signals smooth.
+
+- `smoothness_objective`: the paper's normalised Tikhonov smoothness eta(P) (module `objective`);
+- `descramble`: P in SO(n), by the paper's Cayley chart ("cayley": trust-region Newton-CG, or the
+  reference's L-BFGS settings) or in closed form ("exact") (modules `solve`, `cayley`, `exact`);
+- `diagonal_descramble`: the maximum-diagonality descrambler (module `diagonal`);
+- `permutation_descramble`: the signed-permutation subgroup, exact symmetries of a tanh layer
+  (module `permutation`);
+- `second_layer_signals`, `second_layer_gram`, `check_invariance`: the network side (module `network`).
+
+Signals S have neurons in rows (n, N); every function that takes S also takes the Gram matrix
+S S^T with `gram=True`.
+"""
+
+from .diagonal import DiagonalResult, diagonal_descramble
+from .network import InvarianceReport, check_invariance, second_layer_gram, second_layer_signals
+from .objective import smoothness_objective
+from .permutation import permutation_descramble, signed_permutation_matrix
+from .solve import DescrambleResult, descramble
+
+__all__ = [
+    "DescrambleResult", "DiagonalResult", "InvarianceReport", "check_invariance", "descramble",
+    "diagonal_descramble", "permutation_descramble", "second_layer_gram", "second_layer_signals",
+    "signed_permutation_matrix", "smoothness_objective",
+]

@@ -1,0 +1,201 @@
+"""The signed-permutation descrambler: the exact symmetries of a tanh layer (SCIENCE.md section 4).
+
+Finding the smoothest order and signs of the signals is a seriation (quadratic assignment)
+problem; this module solves it heuristically:
+
+1. sign-invariant distances between neurons, d_ab = C_aa + C_bb - 2 |C_ab| (the squared
+   difference of the two normalised signals with the better relative sign);
+2. tours through all neurons: nearest-neighbour tours from several starts and the spectral
+   (Fiedler-vector) order, each improved by 2-opt segment reversals (a cycle for the periodic
+   operator; a path, via a dummy node, for the finite one); signs set along the tour so that
+   neighbours correlate positively;
+3. local search on the true objective trace(L P C P^T) over position swaps and sign flips, with
+   all move deltas evaluated at once (vectorised, O(n^2) per move), best improvement first;
+4. the best result; det +1 when a symmetry of the objective gives it for free (cyclic shift by one
+   for even n or the global sign for odd n with the periodic operator; reversal or global sign
+   with the finite one when their determinant is -1).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .._validate import positive_int
+from ..progress import progress_bar
+from .cayley import SINGLE_THREADED
+from .exact import degeneracy
+from .objective import trace_objective
+from .solve import DescrambleResult, prepare
+
+
+def signed_permutation_matrix(order: np.ndarray, signs: np.ndarray) -> np.ndarray:
+    """P with P[p, order[p]] = signs[p]: row p of P S is signs[p] * S[order[p]]."""
+    n = order.size
+    P = np.zeros((n, n))
+    P[np.arange(n), order] = signs
+    return P
+
+
+def tour_distances(C: np.ndarray) -> np.ndarray:
+    """Sign-invariant neuron distances d_ab = C_aa + C_bb - 2 |C_ab| (>= 0, zero diagonal)."""
+    c = np.diag(C)
+    d = np.maximum(c[:, None] + c[None, :] - 2 * np.abs(C), 0.0)
+    np.fill_diagonal(d, 0.0)
+    return d
+
+
+def nearest_neighbour_tour(d: np.ndarray, start: int) -> np.ndarray:
+    """Greedy tour: from `start`, always go to the closest unvisited node."""
+    n = d.shape[0]
+    visited = np.zeros(n, dtype=bool)
+    tour = np.empty(n, dtype=int)
+    tour[0], visited[start] = start, True
+    for k in range(1, n):
+        row = np.where(visited, np.inf, d[tour[k - 1]])
+        tour[k] = int(np.argmin(row))
+        visited[tour[k]] = True
+    return tour
+
+
+def spectral_order(C: np.ndarray) -> np.ndarray:
+    """Order of the Fiedler vector of the graph Laplacian with weights |correlation|."""
+    c = np.sqrt(np.maximum(np.diag(C), np.finfo(float).tiny))
+    weights = np.abs(C) / np.outer(c, c)
+    np.fill_diagonal(weights, 0.0)
+    laplacian = np.diag(weights.sum(axis=1)) - weights
+    return np.argsort(np.linalg.eigh(laplacian)[1][:, 1], kind="stable")
+
+
+def two_opt(tour: np.ndarray, d: np.ndarray, max_moves: int) -> np.ndarray:
+    """Improve a cyclic tour by segment reversals (best improvement, all moves vectorised)."""
+    tour = tour.copy()
+    m = tour.size
+    valid = np.triu(np.ones((m, m), dtype=bool), k=2)
+    for _ in range(max_moves):
+        D = d[np.ix_(tour, tour)]
+        edge = D[np.arange(m), (np.arange(m) + 1) % m]
+        after = np.roll(np.roll(D, -1, axis=0), -1, axis=1)
+        delta = np.where(valid, D + after - edge[:, None] - edge[None, :], 0.0)
+        i, j = np.unravel_index(np.argmin(delta), delta.shape)
+        if delta[i, j] >= -1e-12 * max(edge.sum(), np.finfo(float).tiny):
+            break
+        tour[i + 1:j + 1] = tour[i + 1:j + 1][::-1]
+    return tour
+
+
+def tour_signs(order: np.ndarray, C: np.ndarray) -> np.ndarray:
+    """Signs making each neuron correlate positively with its predecessor in `order`."""
+    links = np.sign(C[order[:-1], order[1:]])
+    links[links == 0] = 1.0
+    return np.concatenate([[1.0], np.cumprod(links)])
+
+
+def move_deltas(X: np.ndarray, L: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Changes of trace(L X) when two positions swap (matrix over (p, q)) or one flips sign (vector).
+
+    X = P C P^T is the arranged Gram matrix. With Z = X L, z = diag(Z), x = diag(X), l = diag(L):
+    swap(p, q) = 2 [Z_pq + Z_qp - z_p - z_q - (L_pq - l_p)(x_p - X_pq) - (l_q - L_pq)(X_pq - x_q)]
+    + (l_q - l_p)(x_p - x_q);  flip(p) = -4 (z_p - l_p x_p).
+    """
+    Z = X @ L
+    z, x, l = np.diag(Z), np.diag(X), np.diag(L)
+    swap = 2 * (Z + Z.T - z[:, None] - z[None, :] - (L - l[:, None]) * (x[:, None] - X)
+                - (l[None, :] - L) * (X - x[None, :])) + (l[None, :] - l[:, None]) * (x[:, None] - x[None, :])
+    np.fill_diagonal(swap, 0.0)
+    return swap, -4 * (z - l * x)
+
+
+def local_search(order: np.ndarray, signs: np.ndarray, C: np.ndarray, L: np.ndarray,
+                 max_moves: int) -> tuple[np.ndarray, np.ndarray, list[float], bool]:
+    """Best-improvement swaps and sign flips on trace(L P C P^T); returns the objective history and
+    whether a local optimum (no improving move) was reached."""
+    order, signs = order.copy(), signs.copy()
+    X = C[np.ix_(order, order)] * np.outer(signs, signs)
+    history = [float(np.sum(L * X))]
+    for _ in range(max_moves):
+        swap, flip = move_deltas(X, L)
+        p, q = np.unravel_index(np.argmin(swap), swap.shape)
+        f = int(np.argmin(flip))
+        if min(swap[p, q], flip[f]) >= -1e-12 * abs(history[-1]):
+            return order, signs, history, True
+        if swap[p, q] <= flip[f]:
+            order[[p, q]], signs[[p, q]] = order[[q, p]], signs[[q, p]]
+        else:
+            signs[f] = -signs[f]
+        X = C[np.ix_(order, order)] * np.outer(signs, signs)
+        history.append(float(np.sum(L * X)))
+    return order, signs, history, False
+
+
+def _free_det_fix(order: np.ndarray, signs: np.ndarray, derivative: str):
+    """A symmetry of the objective that turns det -1 into +1, or None."""
+    n = order.size
+    if derivative == "fourier" and n % 2 == 0:
+        return np.roll(order, 1), np.roll(signs, 1)  # cyclic shift: an odd permutation
+    if n % 2 == 1:
+        return order, -signs  # global sign: det (-1)^n = -1
+    if (n // 2) % 2 == 1:
+        return order[::-1], signs[::-1]  # reversal: det (-1)^(n/2)
+    return None
+
+
+@SINGLE_THREADED
+def permutation_descramble(S, *, gram: bool = False, derivative: str = "fourier", starts: int = 8,
+                           max_moves: int | None = None, progress: bool | None = None
+                           ) -> DescrambleResult:
+    """The signed permutation P that makes the signals P S smoothest (module docstring: how).
+
+    `S`: signals, neurons in rows (n, N), or with `gram=True` the Gram matrix S S^T. `starts`:
+    nearest-neighbour tours tried (evenly spaced start neurons; the spectral order is always
+    tried too). `max_moves`: cap on 2-opt and local-search moves per start (default 20 n).
+    Returns a `DescrambleResult` with `P` a signed permutation matrix and `bound` the SO(n)
+    optimum (which a signed permutation need not reach); `iterations` counts the local-search
+    moves of the winning start and `converged` says whether it ended at a local optimum.
+    """
+    start_time = time.perf_counter()
+    problem = prepare(S, gram, derivative)
+    starts = positive_int(starts, "starts")
+    n = problem.n
+    max_moves = positive_int(max_moves, "max_moves") if max_moves is not None else 20 * n
+    C, L = problem.C, problem.L
+    d = tour_distances(C)
+    firsts = np.unique(np.linspace(0, n - 1, min(starts, n)).round().astype(int))
+    tours = [nearest_neighbour_tour(d, int(a)) for a in firsts] + [spectral_order(C)]
+    if derivative == "finite":  # an open path: a cycle through a dummy node at distance 0
+        d = np.pad(d, ((0, 1), (0, 1)))
+    best = None
+    for tour in progress_bar(tours, desc="signed-permutation starts", enabled=progress):
+        if derivative == "finite":
+            tour = _open_path(two_opt(np.append(tour, n), d, max_moves), n)
+        else:
+            tour = two_opt(tour, d, max_moves)
+        result = local_search(tour, tour_signs(tour, C), C, L, max_moves)
+        if best is None or result[2][-1] < best[2][-1] - 1e-12 * abs(best[2][-1]):
+            best = result
+    order, signs, history, converged = best
+    note = ""
+    if np.linalg.det(signed_permutation_matrix(order, signs)) < 0:
+        fixed = _free_det_fix(order, signs, derivative)
+        if fixed is None:
+            note = "; det -1: no symmetry of this objective gives det +1 for free"
+        else:
+            order, signs = fixed
+    P = signed_permutation_matrix(order, signs)
+    objective = trace_objective(P, L, C)
+    symmetries = ("cyclic shifts and reversal of the order, and a global sign"
+                  if derivative == "fourier" else "reversal of the order and a global sign")
+    message = ("local optimum of swaps and sign flips" if converged else
+               f"stopped after {max_moves} moves") + note
+    return DescrambleResult(P, objective, problem.bound, np.asarray(history), len(history) - 1,
+                            time.perf_counter() - start_time, "permutation", converged, message,
+                            False, f"a signed permutation found by seriation and local search (a "
+                            f"local optimum, not a proven global one); equally good: {symmetries}.",
+                            degeneracy(problem.lam, problem.mu).rank)
+
+
+def _open_path(cycle: np.ndarray, dummy: int) -> np.ndarray:
+    """The path obtained by cutting a cycle at its dummy node."""
+    k = int(np.flatnonzero(cycle == dummy)[0])
+    return np.concatenate([cycle[k + 1:], cycle[:k]])

@@ -1,0 +1,155 @@
+"""`descramble`: the rotation P in SO(n) that makes the signals P S smoothest, iteratively or exactly."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+
+from .._validate import choice, positive, positive_int
+from .cayley import SINGLE_THREADED, lbfgs_reference, smoothness_problem, trust_region
+from .exact import closest_optimum, degeneracy
+from .objective import (DERIVATIVES, _check_size, check_orthogonal, normalise_gram, signal_gram,
+                        smoothness_eigen, smoothness_operator, trace_objective)
+
+METHODS = ("cayley", "exact")
+
+
+@dataclasses.dataclass(frozen=True)
+class DescrambleResult:
+    """A descrambling rotation and how it was found.
+
+    `P`: (n, n) orthogonal matrix (det +1 unless `message` says otherwise); read P S (signals) or,
+    as SCIENCE.md section 5 says, P W1 (tapped before the activation) or W2 P^T (after it).
+    `objective`: eta(P), the normalised smoothness (dimensionless). `bound`: the exact global
+    minimum of eta over SO(n). `history`: objective per iteration, starting value first.
+    `iterations`: optimiser iterations (outer trust-region steps, L-BFGS iterations, accepted
+    local-search moves; 0 for the closed form). `seconds`: wall time of the call. `converged`,
+    `message`: the optimiser's stopping reason. `unique`, `degeneracy`: whether the optimum over
+    SO(n) is unique up to signs, and why not. `rank`: numerical rank of S S^T.
+    """
+
+    P: np.ndarray
+    objective: float
+    bound: float
+    history: np.ndarray
+    iterations: int
+    seconds: float
+    method: str
+    converged: bool
+    message: str
+    unique: bool
+    degeneracy: str
+    rank: int
+
+    @property
+    def ratio(self) -> float:
+        """objective / bound (1 is optimal); inf when the bound is 0 and the objective is not."""
+        if self.bound > 0:
+            return self.objective / self.bound
+        return 1.0 if self.objective <= 0 else float("inf")
+
+    @property
+    def gap(self) -> float:
+        """objective - bound, never negative beyond rounding."""
+        return self.objective - self.bound
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    """The normalised objective's ingredients: L with eigenpairs, C with eigenpairs, the bound."""
+
+    L: np.ndarray
+    lam: np.ndarray
+    T: np.ndarray
+    C: np.ndarray
+    mu: np.ndarray
+    U: np.ndarray
+    derivative: str
+
+    @property
+    def n(self) -> int:
+        return self.C.shape[0]
+
+    @property
+    def bound(self) -> float:
+        return float(self.lam @ self.mu)
+
+
+def prepare(S, gram: bool, derivative: str) -> Problem:
+    """Check and normalise the signals (or Gram matrix) and the operator of `derivative`."""
+    choice(derivative, "derivative", DERIVATIVES)
+    C = signal_gram(S, gram=gram)
+    n = C.shape[0]
+    _check_size(n, derivative)
+    C, mu, U = normalise_gram(C)
+    lam, T = smoothness_eigen(n, derivative)
+    return Problem(smoothness_operator(n, derivative), lam, T, C, mu, U, derivative)
+
+
+def _rotation(P, n: int, name: str) -> np.ndarray:
+    if P is None:
+        return np.eye(n)
+    P = check_orthogonal(P, n, name)
+    if np.linalg.det(P) < 0:
+        raise ValueError(f"{name}: det = -1; descramble works in SO(n) and needs det +1")
+    return P
+
+
+@SINGLE_THREADED
+def descramble(S, method: str = "cayley", *, gram: bool = False, derivative: str = "fourier",
+               guess=None, max_iter: int | None = None, tol: float | None = None,
+               reference_settings: bool = False, progress: bool | None = None) -> DescrambleResult:
+    """The rotation P in SO(n) minimising the paper's smoothness eta(P) = trace(L P C P^T).
+
+    `S`: signals, neurons in rows (n, N), or with `gram=True` the Gram matrix S S^T (n, n) (the
+    objective depends on S only through it). `derivative`: "fourier" (the paper's periodic
+    spectral operator) or "finite". `method`:
+
+    - "cayley": the paper's Cayley parametrisation with analytic gradients. By default a
+      trust-region Newton-CG with analytic Hessian-vector products on a chart re-centred at every
+      accepted step, starting at `guess` (default identity), at most `max_iter` steps (default
+      500), stopping when a step would lower the objective by less than `tol` (default 1e-10)
+      relative. With `reference_settings=True`, the reference's own settings: one chart from
+      Q = 0 around `guess`, L-BFGS with memory 5, `max_iter` iterations (default 1e4), gradient
+      tolerance `tol` (default 1e-6); it stalls far from the optimum (SCIENCE.md section 8).
+    - "exact": the closed form T U^T, choosing among the equally optimal rotations the one
+      closest to `guess` (default identity) with det +1 (see `descrambler.groups.exact`).
+
+    `progress`: show a progress bar (None: only in a terminal or an interactive notebook).
+    """
+    start = time.perf_counter()
+    choice(method, "method", METHODS)
+    problem = prepare(S, gram, derivative)
+    n = problem.n
+    P0 = _rotation(guess, n, "guess")
+    if max_iter is not None:
+        max_iter = positive_int(max_iter, "max_iter")
+    if tol is not None:
+        tol = positive(tol, "tol")
+    info = degeneracy(problem.lam, problem.mu)
+    bound = problem.bound
+    if method == "exact":
+        P = closest_optimum(problem.T, problem.U, info, None if guess is None else P0)
+        f = trace_objective(P, problem.L, problem.C)
+        history, iterations, converged, message = np.array([f]), 0, True, "closed form"
+    else:
+        def report(f: float) -> str:
+            return f"objective/bound {f / bound:.6g}" if bound > 0 else f"objective {f:.4g}"
+
+        if reference_settings:
+            out = lbfgs_reference(smoothness_problem(problem.L, problem.C), P0,
+                                  max_iter=max_iter or 10_000, gtol=tol or 1e-6,
+                                  progress=progress, report=report)
+            P = out.P
+        else:
+            # work in the eigenbasis T of L (the Fourier modes), where L is diagonal
+            out = trust_region(smoothness_problem(problem.lam, problem.C), problem.T.T @ P0,
+                               max_iter=max_iter or 500, ftol=tol or 1e-10, progress=progress,
+                               report=report)
+            P = problem.T @ out.P
+        f = trace_objective(P, problem.L, problem.C)
+        history, iterations, converged, message = out.history, out.iterations, out.converged, out.message
+    return DescrambleResult(P, f, bound, history, iterations, time.perf_counter() - start, method,
+                            converged, message, info.unique, info.explain(), info.rank)
