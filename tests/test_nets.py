@@ -142,7 +142,7 @@ def test_peak_error_in_nm():
     predicted = np.zeros((2, 11)); predicted[0, 5] = predicted[1, 8] = 1
     np.testing.assert_allclose(peak_error(predicted, true, r), [1.5, 0.0])
     s = summary(predicted, true, r)
-    assert s["n"] == 2 and s["median_peak_error_nm"] == pytest.approx(0.75)
+    assert s["n"] == 2 and s["median_peak_error_nm"] == pytest.approx(0.75) == s["mean_peak_error_nm"]
 
 
 @pytest.mark.parametrize("call, message", [

@@ -116,3 +116,13 @@ def test_bad_train_arguments_raise(kwargs, message):
     arguments = {"config": SMALL, **kwargs}
     with pytest.raises(ValueError, match=message):
         train(two_layer(), **arguments)
+
+
+def test_thread_count_does_not_change_the_weights_and_is_restored(trained):
+    model, _ = trained
+    before = torch.get_num_threads()
+    two, history = train(two_layer(), SMALL, seed=5, threads=2)
+    assert history["threads"] == 2 and torch.get_num_threads() == before
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), two.state_dict().values()))
+    with pytest.raises(ValueError, match="threads: must be a positive integer"):
+        train(two_layer(), SMALL, threads=0)
