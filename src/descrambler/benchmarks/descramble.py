@@ -1,0 +1,69 @@
+"""Benchmark: descrambler speed and accuracy, exact closed form and the Cayley trust-region method.
+
+Signals (default "library"): random projections of simulated DEER traces, S = W X^T with W
+Gaussian (n x 256) / 16 and X 20000 library traces -- a stand-in for an untrained first layer's
+pre-activation signals: smooth, scrambled, very ill-conditioned. "smooth": Gaussian peaks on n
+points (centres uniform, widths 2 .. n/6 points) scrambled by a random rotation plus 1 % noise.
+"gaussian": independent standard normal signals. The methods get the Gram matrix S S^T.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from . import median_seconds, record
+
+SIGNALS = ("library", "smooth", "gaussian")
+#: The goals of the issue: exact n = 256 in 50 ms; cayley within 1.001 in 10 s (n = 80) and 60 s (n = 256).
+GOALS = {("exact", 80): None, ("exact", 256): 0.05, ("cayley", 80): 10.0, ("cayley", 256): 60.0}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--signals", choices=SIGNALS, default="library", help="test signals (default library)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[80, 256], help="numbers of neurons n")
+    parser.add_argument("--repeats", type=int, default=7, help="timed repeats of the exact solver")
+    parser.add_argument("--cayley-repeats", type=int, default=3, help="timed repeats of the cayley method")
+    parser.add_argument("--seed", type=int, default=0, help="random seed of the signals")
+
+
+def test_gram(kind: str, n: int, seed: int):
+    """The Gram matrix S S^T (n x n) of the benchmark signals `kind` (module docstring)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    if kind == "library":
+        from ..deer import make_library
+
+        traces = make_library(20_000, seed=seed + 1).traces.astype(np.float64)
+        S = rng.standard_normal((n, traces.shape[1])) / 16 @ traces.T
+    elif kind == "smooth":
+        points = np.arange(n)[:, None]
+        S = np.exp(-0.5 * ((points - rng.uniform(0, n, 4000)) / rng.uniform(2, n / 6, 4000)) ** 2)
+        rotation = np.linalg.qr(rng.standard_normal((n, n)))[0]
+        S = rotation @ S + 0.01 * rng.standard_normal(S.shape)
+    else:
+        S = rng.standard_normal((n, 4000))
+    return S @ S.T
+
+
+def run(args: argparse.Namespace) -> list[dict]:
+    from ..groups import descramble
+
+    records = []
+    for n in args.sizes:
+        gram = test_gram(args.signals, n, args.seed)
+        common = {"n": n, "signals": args.signals, "seed": args.seed}
+        seconds, times = median_seconds(lambda: descramble(gram, "exact", gram=True), args.repeats)
+        goal = GOALS.get(("exact", n))
+        records.append(record(f"descramble_exact_n{n}", seconds, "s", repeats=args.repeats, seconds=times,
+                              goal_seconds=goal, **common))
+        seconds, times = median_seconds(lambda: descramble(gram, "cayley", gram=True), args.cayley_repeats)
+        result = descramble(gram, "cayley", gram=True)
+        goal = GOALS.get(("cayley", n))
+        extra = {**common, "iterations": result.iterations, "converged": result.converged,
+                 "message": result.message}
+        records.append(record(f"descramble_cayley_n{n}_seconds", seconds, "s", repeats=args.cayley_repeats,
+                              seconds=times, ratio=result.ratio, goal_seconds=goal, **extra))
+        records.append(record(f"descramble_cayley_n{n}_ratio", result.ratio, "objective/optimum",
+                              goal_ratio=1.001, seconds=seconds, **extra))
+    return records
