@@ -144,15 +144,16 @@ def benchmark_table(records: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def stage_sources(root: Path, stage: Path) -> None:
-    """Fresh staging folder holding the book's sources."""
-    if stage.exists():
+def stage_sources(root: Path, stage: Path, fresh: bool = True) -> None:
+    """Staging folder holding the book's sources; `fresh` removes everything staged before (executed
+    chapters included), otherwise earlier executed chapters stay."""
+    if fresh and stage.exists():
         shutil.rmtree(stage)
-    stage.mkdir(parents=True)
+    stage.mkdir(parents=True, exist_ok=True)
     for name in SOURCES:
         source = root / name
         if source.is_dir():
-            shutil.copytree(source, stage / name)
+            shutil.copytree(source, stage / name, dirs_exist_ok=True)
         elif source.exists():
             shutil.copy2(source, stage / name)
 
@@ -192,7 +193,7 @@ def build(root: str | os.PathLike = ".", profile: str = "full", only: list[str] 
     os.environ.setdefault("DESCRAMBLER_CACHE", str(output / "_build" / "cache"))
     if html:
         shutil.rmtree(output / "_build" / "html", ignore_errors=True)
-    stage_sources(root, stage)
+    stage_sources(root, stage, fresh=not only)
     runs = []
     for stem in stems:
         echo(f"executing {stem} ({profile}) ...", flush=True)

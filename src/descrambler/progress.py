@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
-from tqdm.auto import tqdm
+from tqdm.std import tqdm
 
 
 def progress_enabled() -> bool:
@@ -26,4 +26,16 @@ def progress_bar(iterable=None, *, total: int | None = None, desc: str = "",
                  enabled: bool | None = None, **kwargs) -> tqdm:
     """A tqdm bar; `enabled=None` decides by `progress_enabled()`."""
     disable = not (progress_enabled() if enabled is None else enabled)
-    return tqdm(iterable, total=total, desc=desc, disable=disable, dynamic_ncols=True, **kwargs)
+    return _bar_class()(iterable, total=total, desc=desc, disable=disable, dynamic_ncols=True, **kwargs)
+
+
+def _bar_class() -> type[tqdm]:
+    """The notebook widget bar inside a Jupyter kernel with ipywidgets, the text bar otherwise."""
+    if "ipykernel" in sys.modules:
+        try:
+            import ipywidgets  # noqa: F401
+            from tqdm.notebook import tqdm as notebook_bar
+            return notebook_bar
+        except ImportError:
+            pass
+    return tqdm

@@ -26,18 +26,20 @@ def jacobians(model, traces) -> np.ndarray:
     traces = as_array(traces, "traces", ndim=2)
     model = model.double().eval()
     with torch.enable_grad():
-        return np.stack([torch.autograd.functional.jacobian(model, torch.from_numpy(x)).numpy() for x in traces])
+        return np.stack([torch.autograd.functional.jacobian(model, torch.from_numpy(x), vectorize=True).numpy()
+                         for x in traces])
 
 
 def filter_factors(jacobian, kernel) -> tuple[np.ndarray, np.ndarray]:
-    """(sigma, phi): singular values of `kernel` (n_time x n_dist) and the filter factors of a linear
-    map `jacobian` (n_dist x n_time) in the kernel's singular bases."""
-    J = as_array(jacobian, "jacobian", ndim=2)
+    """(sigma, phi): singular values of `kernel` (n_time x n_dist) and the filter factors of the linear
+    map `jacobian` (n_dist x n_time), or of each of a stack of them (n, n_dist, n_time): phi (n, n_dist)."""
+    J = as_array(jacobian, "jacobian")
     K = as_array(kernel, "kernel", ndim=2)
-    if J.shape != K.T.shape:
-        raise ValueError(f"jacobian: expected shape {K.T.shape} (the kernel transposed), got {J.shape}")
+    if J.ndim not in (2, 3) or J.shape[-2:] != K.T.shape:
+        raise ValueError(f"jacobian: expected shape {K.T.shape} (the kernel transposed), or a stack of them, "
+                         f"got {J.shape}")
     U, sigma, Vt = np.linalg.svd(K, full_matrices=False)
-    return sigma, sigma * np.einsum("ij,jk,ki->i", Vt, J, U)
+    return sigma, sigma * np.sum((Vt @ J) * U.T, axis=-1)
 
 
 def tikhonov_factors(sigma, alpha: float) -> np.ndarray:

@@ -1,0 +1,174 @@
+"""Reading a trained two-layer DEERNet: wiretap, descramble both layers, measure every claim.
+
+`layer_grams` streams one library through several networks at once and keeps only Gram matrices;
+`read_network` descrambles a network's layers with the exact solver (the global optimum of the
+paper's objective) and measures the seven claims of the findings table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from .._validate import positive_int
+from ..deer import LibraryConfig, dipolar_kernel, iter_library
+from ..groups import DescrambleResult, descramble, second_layer_gram
+from ..progress import progress_bar
+from .first_layer import Bandpass, FrequencyRidge, Multiplexing, Notch, bandpass, frequency_ridge, multiplexing, notch
+from .regularisation import TikhonovFit, filter_factors, fit_tikhonov, jacobians
+from .second_layer import (ChebyshevMap, GroupEmbedding, HarmonicVectors, chebyshev_map, group_embedding,
+                           harmonic_vectors)
+
+#: Right singular vectors the reference names as sinusoids (1-based 9..13), 0-based.
+REFERENCE_HARMONIC = range(8, 13)
+#: Left singular vectors the reference fits by Chebyshev polynomials T0..T4.
+REFERENCE_CHEBYSHEV = 5
+
+
+@dataclasses.dataclass
+class LayerGrams:
+    """Gram matrices of a two-layer net's inner signals over a library (float64).
+
+    `first`: S1 S1^T with S1 = W1 X (before the activation, no bias); `post`: of tanh(W1 X + b1);
+    `post_without_bias`: of tanh(W1 X), which sets the paper's scale m of the second-layer signals.
+    """
+
+    first: np.ndarray
+    post: np.ndarray
+    post_without_bias: np.ndarray
+    n_traces: int
+
+
+def layer_grams(models: Sequence[torch.nn.Module], n_traces: int, config: LibraryConfig | None = None,
+                seed: int = 2021, progress: bool | None = None) -> list[LayerGrams]:
+    """Stream `n_traces` library traces once through every model; return their `LayerGrams`.
+
+    Signals are computed in float32, as the network computes them, and their products accumulated
+    in float64.
+    """
+    n_traces = positive_int(n_traces, "n_traces")
+    if not models:
+        raise ValueError("models: need at least one network")
+    layers = [[torch.from_numpy(w.astype(np.float32)) for w in weights(model)[:2]] for model in models]
+    sums = [[torch.zeros(w.shape[0], w.shape[0], dtype=torch.float64) for _ in range(3)] for w, _ in layers]
+    with torch.no_grad():
+        for library in progress_bar(iter_library(n_traces, config, seed), desc="wiretapping", enabled=progress):
+            x = torch.from_numpy(library.traces)
+            for (w, b), totals in zip(layers, sums):
+                pre = x @ w.T
+                for total, signals in zip(totals, (pre, torch.tanh(pre + b), torch.tanh(pre))):
+                    signals = signals.double()
+                    total.addmm_(signals.T, signals)
+    return [LayerGrams(*(t.numpy() for t in totals), n_traces=n_traces) for totals in sums]
+
+
+def weights(model: torch.nn.Module) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(W1, b1, W2) of a two-layer net as float64 arrays."""
+    linear = [m for m in model if isinstance(m, torch.nn.Linear)]
+    if len(linear) != 2 or not any(isinstance(m, torch.nn.Tanh) for m in model):
+        raise ValueError("model: expected a two-layer net: Linear, Tanh, Linear (and an output activation)")
+    first, second = linear
+    return (first.weight.detach().double().numpy(), first.bias.detach().double().numpy(),
+            second.weight.detach().double().numpy())
+
+
+@dataclasses.dataclass
+class SpectralFiltering:
+    """Filter factors of the net's Jacobians in the DEER kernel's singular bases, one Tikhonov fit each."""
+
+    sigma: np.ndarray
+    factors: np.ndarray
+    fits: list[TikhonovFit]
+
+    @property
+    def median_r_squared(self) -> float:
+        return float(np.median([f.r_squared for f in self.fits]))
+
+    @property
+    def median_alpha(self) -> float:
+        return float(np.median([f.alpha for f in self.fits]))
+
+
+def spectral_filtering(model: torch.nn.Module, traces: np.ndarray, config: LibraryConfig | None = None
+                       ) -> SpectralFiltering:
+    """Fit Tikhonov filter factors to the net's Jacobian at each of `traces` (n, n_time)."""
+    config = LibraryConfig() if config is None else config
+    kernel = dipolar_kernel(config.t, config.r)
+    sigma, factors = filter_factors(jacobians(model, traces), kernel)
+    return SpectralFiltering(sigma, factors, [fit_tikhonov(sigma, phi) for phi in factors])
+
+
+@dataclasses.dataclass
+class FirstLayerReading:
+    """The first-layer measurements of one descrambled weight matrix P1 W1."""
+
+    notch: Notch
+    notch_all_links: Notch
+    bandpass: Bandpass
+    ridge: FrequencyRidge
+    multiplexing: Multiplexing
+
+
+def read_first_layer(A: np.ndarray, config: LibraryConfig | None = None) -> FirstLayerReading:
+    """Measure notch (over link frequencies >= 1, and over all), bandpass, ridge and multiplexing of A."""
+    config = LibraryConfig() if config is None else config
+    return FirstLayerReading(notch(A, min_link_frequency=1), notch(A, min_link_frequency=0),
+                             bandpass(A, config.dt, config.distance_limits), frequency_ridge(A, config.dt),
+                             multiplexing(A, config.dt))
+
+
+@dataclasses.dataclass
+class NetworkReading:
+    """A two-layer net descrambled (exact solver) and measured.
+
+    `first`, `second`: the descramblers P1 (read P1 W1) and P2 (read W2 P2^T). `descrambled_first`
+    = P1 W1 (n_hidden, n_in); `descrambled_second` = W2 P2^T (n_out, n_hidden), with its singular
+    value decomposition `U`, `s`, `Vt`.
+    """
+
+    first: DescrambleResult
+    second: DescrambleResult
+    descrambled_first: np.ndarray
+    descrambled_second: np.ndarray
+    U: np.ndarray
+    s: np.ndarray
+    Vt: np.ndarray
+    first_layer: FirstLayerReading
+    harmonic: HarmonicVectors
+    chebyshev: ChebyshevMap
+    embedding: GroupEmbedding
+    filtering: SpectralFiltering
+
+    def metrics(self) -> dict[str, float]:
+        """The value of each claim's metric (see `descrambler.findings.table.CLAIMS`)."""
+        harmonic = float(np.median(self.harmonic.r_squared[list(REFERENCE_HARMONIC)]))
+        first = self.first_layer
+        return {
+            "bandpass": first.bandpass.attenuation_db,
+            "notch": first.notch.depth_db,
+            "rescaling": abs(first.ridge.exponent - 3),
+            "multiplexing": first.multiplexing.ratio,
+            "group_embedding": self.embedding.gap_ratio,
+            "spectral_filtering": self.filtering.median_r_squared,
+            "harmonic_to_chebyshev": min(harmonic, self.chebyshev.subspace_share),
+        }
+
+
+def read_network(model: torch.nn.Module, grams: LayerGrams, jacobian_traces: np.ndarray,
+                 config: LibraryConfig | None = None) -> NetworkReading:
+    """Descramble both layers of `model` exactly and measure every claim."""
+    config = LibraryConfig() if config is None else config
+    W1, _, W2 = weights(model)
+    first = descramble(grams.first, "exact", gram=True)
+    second = descramble(second_layer_gram(W2, grams.post, grams.post_without_bias), "exact", gram=True)
+    A = first.P @ W1
+    B = W2 @ second.P.T
+    U, s, Vt = np.linalg.svd(B, full_matrices=False)
+    return NetworkReading(
+        first=first, second=second, descrambled_first=A, descrambled_second=B, U=U, s=s, Vt=Vt,
+        first_layer=read_first_layer(A, config), harmonic=harmonic_vectors(Vt.T, range(20)),
+        chebyshev=chebyshev_map(U, REFERENCE_CHEBYSHEV), embedding=group_embedding(s, Vt.T, 20),
+        filtering=spectral_filtering(model, jacobian_traces, config))
