@@ -8,7 +8,7 @@ import torch
 
 from descrambler.groups import (check_invariance, descramble, diagonal_descramble, permutation_descramble,
                                 second_layer_gram, second_layer_signals, signed_permutation_matrix,
-                                smoothness_objective)
+                                smoothness_objective, symmetry_between)
 from descrambler.groups.cayley import (cayley, chart_gradient, generator, lower_triangle,
                                        smoothness_problem)
 from descrambler.groups.diagonal import diagonal_criterion, diagonal_problem
@@ -260,6 +260,8 @@ def test_signed_permutation_of_smooth_signals_is_recovered(seed):
     assert np.all(np.sum(np.abs(P), axis=0) == 1) and np.all(np.sum(np.abs(P), axis=1) == 1)
     assert np.linalg.det(P) == pytest.approx(1.0)
     assert matches_up_to_symmetry(P @ shuffle @ S, S, periodic=True)
+    assert symmetry_between(P @ shuffle @ S, S) is not None
+    assert symmetry_between(shuffle @ S, S) is None
     assert result.objective == pytest.approx(smoothness_objective(np.eye(n), S), rel=1e-9)
     assert result.objective >= result.bound
 

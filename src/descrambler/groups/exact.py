@@ -26,19 +26,28 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import scipy.linalg
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-#: Eigenvalues (normalised so the largest is n) closer than this times n count as equal.
-TIE_RTOL = 1e-9
+#: Eigenvalues count as equal when closer than TIE_ULPS * n * eps * n: the rounding error of a
+#: symmetric eigensolver on an n x n matrix of spectral norm n (our normalisation). A looser
+#: tolerance would let the tie-break mix genuinely different eigenvalues and miss the bound.
+TIE_ULPS = 8
 #: Alternating Procrustes sweeps for components with overlapping ties.
-MAX_SWEEPS = 200
+MAX_SWEEPS = 100
+#: ... until the fit (trace) improves by less than this, relatively.
+SWEEP_RTOL = 1e-10
 
 
 def tie_groups(values: np.ndarray, atol: float) -> list[np.ndarray]:
-    """Runs of consecutive sorted `values` whose neighbours differ by at most `atol`, as index arrays."""
-    breaks = np.flatnonzero(np.abs(np.diff(values)) > atol) + 1
-    return np.split(np.arange(values.size), breaks)
+    """Groups of consecutive sorted `values` within `atol` of the group's first value (index arrays)."""
+    groups, first = [], 0
+    for i in range(1, values.size + 1):
+        if i == values.size or abs(values[i] - values[first]) > atol:
+            groups.append(np.arange(first, i))
+            first = i
+    return groups
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,7 +89,7 @@ class Degeneracy:
 def degeneracy(lam: np.ndarray, mu: np.ndarray) -> Degeneracy:
     """Tie groups of the normalised eigenvalues `lam` (ascending) and `mu` (descending)."""
     n = lam.size
-    atol = TIE_RTOL * n
+    atol = TIE_ULPS * n * np.finfo(float).eps * n
     return Degeneracy(tuple(tie_groups(lam, atol)), tuple(tie_groups(mu, atol)),
                       int(np.sum(mu > atol)), n)
 
@@ -88,7 +97,12 @@ def degeneracy(lam: np.ndarray, mu: np.ndarray) -> Degeneracy:
 def _procrustes(W: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """max over O(k) of trace(O W), batched over leading axes: (O, cost of the cheapest det flip,
     O with its weakest singular direction reversed)."""
-    X, sigma, Yt = np.linalg.svd(W)
+    try:
+        X, sigma, Yt = np.linalg.svd(W)
+    except np.linalg.LinAlgError:  # LAPACK's gesdd occasionally fails to converge; gesvd does not
+        X, sigma, Yt = map(np.array, zip(*(scipy.linalg.svd(w, lapack_driver="gesvd")
+                                            for w in W.reshape(-1, *W.shape[-2:]))))
+        X, sigma, Yt = X.reshape(W.shape), sigma.reshape(W.shape[:-1]), Yt.reshape(W.shape)
     Y = np.swapaxes(Yt, -1, -2)
     O = Y @ np.swapaxes(X, -1, -2)
     flipped = O - 2 * Y[..., :, -1:] * X[..., :, -1][..., None, :]
@@ -119,24 +133,26 @@ def _distinct_per_component(component: np.ndarray, labels: np.ndarray) -> np.nda
 def _mixed_component(W: np.ndarray, lam_groups, mu_groups):
     """Alternating Procrustes for max trace(O_L O_C W) over block-orthogonal O_L, O_C from O_C = I.
 
-    Returns (O_L, O_C, flips) with flips listing (cost, O_L with one block flipped) for the det fix."""
+    Returns (B = O_L O_C, flips) with flips listing (cost, B with one block's det flipped)."""
     O_c = np.eye(W.shape[0])
     value = -np.inf
     for _ in range(MAX_SWEEPS):
         O_l = _block_procrustes(O_c @ W, lam_groups)[0]
-        O_c = _block_procrustes(W @ O_l, mu_groups)[0]
+        O_c, c_flips = _block_procrustes(W @ O_l, mu_groups)
         new = float(np.sum(O_l.T * (O_c @ W)))
-        if new <= value + 1e-13 * max(1.0, abs(new)):
+        if new <= value + SWEEP_RTOL * max(1.0, abs(new)):
             break
         value = new
-    O_l, flips = _block_procrustes(O_c @ W, lam_groups)
-    return O_l, O_c, flips
+    O_l, l_flips = _block_procrustes(O_c @ W, lam_groups)
+    flips = [(cost, alternative @ O_c) for cost, alternative in l_flips]
+    flips += [(cost, O_l @ alternative) for cost, alternative in c_flips]
+    return O_l @ O_c, flips
 
 
 def _block_procrustes(Z: np.ndarray, groups) -> tuple[np.ndarray, list]:
-    """Block-diagonal O maximising trace(O Z) (blocks: `groups`), and for each block size the
-    cheapest (cost, O with that block's weakest direction reversed)."""
-    O = np.zeros_like(Z)
+    """Block-diagonal O maximising trace(O Z) (blocks: `groups`; identity elsewhere), and for each
+    block size the cheapest (cost, O with that block's weakest direction reversed)."""
+    O = np.eye(Z.shape[0])
     flips = []
     sizes = np.array([g.size for g in groups])
     for size in np.unique(sizes):
@@ -181,11 +197,12 @@ def closest_optimum(T: np.ndarray, U: np.ndarray, info: Degeneracy,
         flips.append((float(cost[best]), index[best], flipped[best]))
     for c in np.flatnonzero(~simple):
         comp = members[c]
-        lam_groups = [np.flatnonzero(lam_of[comp] == v) for v in np.unique(lam_of[comp])]
         mu_groups = [np.flatnonzero(mu_of[comp] == v) for v in np.unique(mu_of[comp])]
-        O_l, O_c, options = _mixed_component(W[np.ix_(comp, comp)], lam_groups, mu_groups)
-        B[np.ix_(comp, comp)] = O_l @ O_c
-        flips += [(cost, comp, alternative @ O_c) for cost, alternative in options]
+        # a tie group of L inside one group of C is absorbed by O_C: only straddling groups move
+        lam_groups = [np.flatnonzero(lam_of[comp] == v) for v in np.unique(lam_of[comp])]
+        lam_groups = [g for g in lam_groups if np.unique(mu_of[comp][g]).size > 1]
+        B[np.ix_(comp, comp)], options = _mixed_component(W[np.ix_(comp, comp)], lam_groups, mu_groups)
+        flips += [(cost, comp, alternative) for cost, alternative in options]
     P = T @ B @ U.T
     if np.linalg.det(P) < 0:
         _, comp, replacement = min(flips, key=lambda item: item[0])

@@ -129,6 +129,22 @@ def local_search(order: np.ndarray, signs: np.ndarray, C: np.ndarray, L: np.ndar
     return order, signs, history, False
 
 
+def symmetry_between(A: np.ndarray, B: np.ndarray, periodic: bool = True, atol: float = 1e-10):
+    """(reversed, shift, sign) with A = sign * roll(B reversed or not, shift) along rows, or None.
+
+    The symmetries of the smoothness objective under signed permutations: a global sign, reversal
+    of the order and (for the periodic operator) cyclic shifts.
+    """
+    for reverse in (False, True):
+        rows = B[::-1] if reverse else B
+        for shift in range(A.shape[0]) if periodic else [0]:
+            moved = np.roll(rows, shift, axis=0)
+            for sign in (1, -1):
+                if np.allclose(A, sign * moved, rtol=0, atol=atol):
+                    return reverse, shift, sign
+    return None
+
+
 def _free_det_fix(order: np.ndarray, signs: np.ndarray, derivative: str):
     """A symmetry of the objective that turns det -1 into +1, or None."""
     n = order.size
