@@ -339,6 +339,7 @@ def test_diagonal_descramble():
     (lambda: descramble(np.array([[1.0, 2.0], [2.0, 1.0]]), gram=True), "S"),
     (lambda: descramble(np.eye(3), method="newton"), "method"),
     (lambda: descramble(np.eye(3), derivative="spline"), "derivative"),
+    (lambda: descramble(np.eye(3), "exact", reference_settings=True), "reference_settings"),
     (lambda: descramble(np.eye(3), guess=np.eye(4)), "guess"),
     (lambda: descramble(np.eye(3), guess=np.ones((3, 3))), "guess"),
     (lambda: descramble(np.eye(3), guess=np.diag([-1.0, 1.0, 1.0])), "guess"),

@@ -1,4 +1,4 @@
-"""Optimisation over SO(n) on the Cayley chart P = P0 (I + Q)^-1 (I - Q), Q antisymmetric.
+"""Optimisation over SO(n) on the Cayley chart P = (I + Q)^-1 (I - Q) P0, Q antisymmetric.
 
 Q is parametrised by its strict lower triangle q (n(n-1)/2 numbers), as in the reference code.
 Two optimisers:
@@ -11,10 +11,11 @@ Two optimisers:
   fmincon interior-point with an L-BFGS(5) Hessian approximation).
 
 A problem is described by a `ChartProblem`: the objective f(P), and at a point P0 the matrix
-A = P0^T E (E the Euclidean gradient df/dP) and a Hessian-vector product. With V antisymmetric and
-the chart at Q = 0, P = P0 (I - 2V + 2V^2 + ...), so the chart gradient is G = -2 (A - A^T) and the
-chart Hessian acts as Hv(V) = Gamma - Gamma^T with Gamma = 4 P0^T H[P0 V] - 2 (A V + V A), where H
-is the Euclidean Hessian of f. Antisymmetric matrices carry the lower-triangle inner product
+A = E P0^T (E the Euclidean gradient df/dP) and a Hessian-vector product. With V antisymmetric and
+the chart at Q = 0, P = (I - 2V + 2V^2 + ...) P0, so the chart gradient is G = -2 (A - A^T) and the
+chart Hessian acts as Hv(V) = Gamma - Gamma^T with Gamma = 4 H[V P0] P0^T - 2 (A V + V A), where H
+is the Euclidean Hessian of f. (The reference composes on the other side, P = P0 cayley(Q) in
+effect; from P0 = I, as it starts, the two charts coincide.) Antisymmetric matrices carry the lower-triangle inner product
 <X, Y> = sum_{i>j} X_ij Y_ij = sum(X * Y) / 2, so G's lower triangle is the gradient in q.
 """
 
@@ -31,8 +32,9 @@ from threadpoolctl import threadpool_limits
 from ..progress import progress_bar
 
 #: Decorator: run with single-threaded BLAS. The matrices here are small (n up to a few hundred);
-#: on the shared 2-core machine threaded BLAS lost far more to contention than it gained (n = 256
-#: trust region: 155 s with 2 threads, 10 s with 1; L-BFGS-B's tiny BLAS calls: 40x slower).
+#: on the shared, loaded 2-core machine threaded BLAS lost far more to contention than it gained
+#: (measured during development: an n = 256 trust-region run took 155 s with 2 threads and 10 s
+#: with 1; L-BFGS-B on 2016 variables ran 40 times slower with 2 threads).
 SINGLE_THREADED = threadpool_limits.wrap(limits=1, user_api="blas")
 #: Relative residual at which CG stops (a fixed forcing term: cheap steps, linear convergence).
 CG_RTOL = 0.1
@@ -194,7 +196,7 @@ def trust_region(problem: ChartProblem, P0: np.ndarray, *, max_iter: int = 500, 
                  report: Callable[[float], str] | None = None) -> OptimiserOutput:
     """Minimise f over SO(n) from P0 by trust-region Newton-CG on re-centred Cayley charts.
 
-    Each outer iteration builds the chart P = cayley(Q) P at the current point, solves the
+    Each outer iteration builds the chart cayley(Q) P at the current point P, solves the
     trust-region subproblem by CG preconditioned with |diagonal of the chart Hessian| (trust region
     in that metric), and re-centres on acceptance. Stops when the chart gradient norm falls below
     `gtol` * max(|f|, 1), or after `max_iter` outer iterations. `max_cg` caps the CG iterations per
@@ -220,11 +222,11 @@ def trust_region(problem: ChartProblem, P0: np.ndarray, *, max_iter: int = 500, 
                 iterations -= 1
                 break
             weights = np.abs(hdiag)
-            precondition = np.maximum(weights, PRECONDITION_FLOOR * np.max(weights))
+            top = np.max(weights)
+            precondition = np.maximum(weights, PRECONDITION_FLOOR * top) if top > 0 else np.ones_like(weights)
             if radius is None:
                 radius = np.sqrt(inner(g, g / precondition))
-            rtol = CG_RTOL
-            V, predicted, used, boundary = _steihaug(g, hv, precondition, radius, rtol, max_cg)
+            V, predicted, used, boundary = _steihaug(g, hv, precondition, radius, CG_RTOL, max_cg)
             products += used
             P_trial = cayley(V) @ P
             f_trial = problem.value(P_trial)

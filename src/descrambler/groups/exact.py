@@ -17,6 +17,11 @@ rotation R (Frobenius norm) among those with det +1:
 - if det(P) = -1, the block whose flip (reversing its weakest singular direction) costs least is
   flipped: every optimum stays optimal, so det +1 costs nothing in the objective.
 
+Ties are eigenvalues equal to within the eigensolver's rounding (`TIE_ULPS` n eps times the
+largest, n). Where S S^T has many eigenvalues near that level (very smooth signals), mixing them
+costs up to about 1e-9 of the objective, the accuracy to which those eigenvalues are known; for
+signals of full numerical rank the objective equals the bound to about 1e-13.
+
 Rotational Procrustes: max over SO(n) of trace(P W) = sum of singular values, P = V U^T for
 W = U Sigma V^T, the last singular pair flipped when det(V U^T) = -1.
 """
