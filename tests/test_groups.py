@@ -367,3 +367,17 @@ def test_diagonal_descramble():
 def test_bad_input_raises_value_error_naming_the_argument(call, name):
     with pytest.raises(ValueError, match=rf"^{name}:"):
         call()
+
+
+def test_descramble_benchmark_records():
+    import argparse
+
+    from descrambler.benchmarks import descramble as bench
+
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    records = bench.run(parser.parse_args(["--signals", "smooth", "--sizes", "12", "--repeats", "1",
+                                           "--cayley-repeats", "1"]))
+    assert [r["name"] for r in records] == ["descramble_exact_n12", "descramble_cayley_n12_seconds",
+                                            "descramble_cayley_n12_ratio"]
+    assert abs(records[2]["value"] - 1) < 1e-6 and records[0]["value"] > 0
