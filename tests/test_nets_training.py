@@ -64,6 +64,15 @@ def test_denoiser_trains_on_clean_traces():
     assert history["val_peak_error_nm"] == [None, None]
 
 
+def test_production_deernet_trains():
+    from descrambler.nets import deep
+
+    config = dataclasses.replace(SMALL, epochs=2, n_train=2000)
+    model, history = train(deep(hidden=(64, 64)), config, seed=0)
+    assert history["val_rel_error"][-1] < history["initial"]["median_rel_error"]
+    assert not torch.equal(model[1].running_mean, torch.zeros(64))  # batch norm saw the data
+
+
 def test_targets():
     from descrambler.deer import make_library
 
@@ -93,6 +102,7 @@ def test_cuda_request_is_clear_without_cuda():
     ({"epochs": 0}, "epochs: must be a positive integer"),
     ({"n_train": -5}, "n_train: must be a positive integer"),
     ({"batch_size": 1.5}, "batch_size: expected a positive integer"),
+    ({"n_train": 100, "batch_size": 128}, "n_train: need at least one batch"),
     ({"learning_rate": 0.0}, "learning_rate: must be finite and > 0"),
     ({"weight_decay": -1e-6}, "weight_decay: expected a finite number >= 0"),
     ({"schedule": "linear"}, "schedule: unknown value"),

@@ -26,8 +26,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> list[dict]:
-    import torch
-
     from ..nets import DEFAULT_ARCHITECTURE, DEFAULT_TRAIN_CONFIG, save, train
     from ..nets.architectures import build
 
@@ -38,7 +36,8 @@ def run(args: argparse.Namespace) -> list[dict]:
     for seed in range(args.seed, args.seed + args.repeats):
         start = time.perf_counter()
         model, history = train(build(DEFAULT_ARCHITECTURE), DEFAULT_TRAIN_CONFIG, seed=seed)
-        runs.append({"seed": seed, "seconds": time.perf_counter() - start, **history["final"]})
+        runs.append({"seed": seed, "seconds": time.perf_counter() - start, "torch_threads": history["threads"],
+                     **history["final"]})
         if args.out and seed == args.seed:
             save(model, args.out, {"train_config": DEFAULT_TRAIN_CONFIG.to_dict(), "seed": seed,
                                    "metrics": history["final"], "history": history})
@@ -50,6 +49,6 @@ def run(args: argparse.Namespace) -> list[dict]:
                    meets_goal=bool(error <= GOAL_ERROR and seconds <= GOAL_SECONDS),
                    goal={"median_rel_error": GOAL_ERROR, "seconds": GOAL_SECONDS}, repeats=args.repeats,
                    runs=runs, architecture=build(DEFAULT_ARCHITECTURE).architecture,
-                   train_config=DEFAULT_TRAIN_CONFIG.to_dict(), torch_threads=torch.get_num_threads(),
+                   train_config=DEFAULT_TRAIN_CONFIG.to_dict(),
                    load_average_before=load_before, load_average_after=os.getloadavg()[0],
                    out=args.out)]

@@ -8,6 +8,7 @@ seed, the package and torch versions, and the source code of `descrambler.deer` 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import warnings
@@ -27,8 +28,12 @@ DEFAULT_ARCHITECTURE = {"name": "two_layer", "arguments": {}}
 _PACKAGE = Path(__file__).resolve().parent.parent
 
 
+@functools.lru_cache(maxsize=1)
 def source_hash() -> str:
-    """SHA-256 of the source files that determine a trained model: deer.py and nets/*.py."""
+    """SHA-256 of the source files that determine a trained model: deer.py and nets/*.py.
+
+    Read once per process, so the key describes the code that is running even if files change.
+    """
     digest = hashlib.sha256()
     for path in [_PACKAGE / "deer.py", *sorted((_PACKAGE / "nets").glob("*.py"))]:
         digest.update(path.relative_to(_PACKAGE).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")

@@ -59,6 +59,8 @@ class TrainConfig:
     def __post_init__(self):
         for name in ("epochs", "n_train", "batch_size", "halve_every", "n_validation"):
             positive_int(getattr(self, name), name)
+        if self.n_train < self.batch_size:
+            raise ValueError(f"n_train: need at least one batch ({self.batch_size} traces), got {self.n_train}")
         positive(self.learning_rate, "learning_rate")
         if isinstance(self.weight_decay, bool) or not (isinstance(self.weight_decay, (int, float))
                                                        and math.isfinite(self.weight_decay)
@@ -197,7 +199,7 @@ def _train(model: nn.Module, config: TrainConfig, seed: int, device: torch.devic
     _reinitialise(model, seed)
     model.to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    steps_per_epoch = -(-config.n_train // config.batch_size)
+    steps_per_epoch = config.n_train // config.batch_size  # a last partial batch is dropped
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, _schedule(config, steps_per_epoch))
     shuffle = torch.Generator().manual_seed(seed)
     initial = validate(model, config)
