@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from descrambler.findings.table import CLAIMS, Claim, findings_table, markdown
+from descrambler.findings.table import CLAIMS, Claim, claims_markdown, findings_table, markdown, values_markdown
 
 LOWER = Claim("x", "a claim", "reading", "metric", "figure", holds=-10, partly=-3, lower_is_better=True, reason="r")
 HIGHER = Claim("y", "b claim", "reading", "metric", "figure", holds=0.9, partly=0.7, lower_is_better=False, reason="r")
@@ -41,3 +41,13 @@ def test_missing_or_empty_measurements_raise():
         findings_table({}, claims=(LOWER,))
     with pytest.raises(ValueError, match="values: the list for claim 'x' is empty"):
         findings_table({"x": []}, claims=(LOWER,))
+
+
+def test_markdown_escapes_pipes_and_lists_networks():
+    rows = findings_table({"x": [-12.0, 1.0]}, claims=(LOWER,))
+    table = values_markdown(rows, ["seed 0", "seed 1"])
+    assert "| a claim | -12 (holds) | 1 (does not hold) |" in table
+    with pytest.raises(ValueError, match="labels"):
+        values_markdown(rows, ["seed 0"])
+    piped = Claim("z", "c", "r", "|x - 3|", "f", 0.5, 1.5, True, "reason")
+    assert "\\|x - 3\\|" in claims_markdown([piped])

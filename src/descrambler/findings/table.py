@@ -135,13 +135,33 @@ def findings_table(values: Mapping[str, Sequence[float]], claims: Sequence[Claim
     return rows
 
 
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A Markdown table; pipes inside cells are escaped."""
+    def line(cells):
+        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+    return "\n".join([line(header), line(["---"] * len(header)), *map(line, rows)]) + "\n"
+
+
 def markdown(rows: Sequence[FindingRow]) -> str:
     """The findings table as Markdown."""
-    lines = ["| claim | rests on | metric | thresholds | median (range) | holds in | verdict |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+    cells = []
     for row in rows:
         n = len(row.values)
         spread = f"{row.median:.3g} ({row.low:.3g} to {row.high:.3g})" if n > 1 else f"{row.median:.3g}"
-        lines.append(f"| {row.claim.claim} | {row.claim.figure} | {row.claim.metric} | {row.claim.threshold} | "
-                     f"{spread} | {row.count('holds')} of {n} (partly: {row.count('partly')}) | **{row.verdict}** |")
-    return "\n".join(lines) + "\n"
+        cells.append([row.claim.claim, row.claim.figure, row.claim.metric, row.claim.threshold, spread,
+                      f"{row.count('holds')} of {n} (partly: {row.count('partly')})", f"**{row.verdict}**"])
+    return _table(["claim", "rests on", "metric", "thresholds", "median (range)", "holds in", "verdict"], cells)
+
+
+def values_markdown(rows: Sequence[FindingRow], labels: Sequence[str]) -> str:
+    """Each network's metric value and verdict, one column per network (`labels` name the columns)."""
+    if any(len(row.values) != len(labels) for row in rows):
+        raise ValueError(f"labels: need one label per network ({len(rows[0].values)}), got {len(labels)}")
+    return _table(["claim", *labels], [[row.claim.claim, *(f"{v:.3g} ({verdict})" for v, verdict in
+                                                           zip(row.values, row.verdicts))] for row in rows])
+
+
+def claims_markdown(claims: Sequence[Claim] = CLAIMS) -> str:
+    """The claims with their readings, metrics, thresholds and the reasons for them, as Markdown."""
+    return _table(["claim", "reading tested", "metric", "thresholds", "why these thresholds"],
+                  [[c.claim, c.reading, c.metric, c.threshold, c.reason] for c in claims])
