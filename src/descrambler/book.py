@@ -128,18 +128,22 @@ def runtime_table(runs: list[ChapterRun], profile: str) -> str:
 
 
 def benchmark_table(records: list[dict]) -> str:
-    """Markdown table of the latest record of each benchmark metric."""
+    """Markdown table of the latest record of each benchmark metric (with its wall time, if recorded)."""
     latest: dict[str, dict] = {}
     for entry in records:
         latest[entry["name"]] = entry
     if not latest:
         return "No benchmark has been recorded yet: run `make bench`.\n"
-    lines = ["| benchmark | value | unit | date | machine |", "| --- | ---: | --- | --- | --- |"]
+
+    def shown(value) -> str:
+        return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+    lines = ["| benchmark | value | unit | seconds | date | machine |", "| --- | ---: | --- | ---: | --- | --- |"]
     for name, entry in latest.items():
         m = entry.get("machine", {})
-        value = entry["value"]
-        shown = f"{value:.4g}" if isinstance(value, float) else str(value)
-        lines.append(f"| {name} | {shown} | {entry['unit']} | {entry.get('date', '')} | "
+        seconds = entry.get("seconds") if entry.get("unit") != "s" else None
+        lines.append(f"| {name} | {shown(entry['value'])} | {entry['unit']} | "
+                     f"{shown(seconds) if isinstance(seconds, (int, float)) else ''} | {entry.get('date', '')} | "
                      f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores |")
     return "\n".join(lines) + "\n"
 

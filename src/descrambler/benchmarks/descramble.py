@@ -5,6 +5,11 @@ Gaussian (n x 256) / 16 and X 20000 library traces -- a stand-in for an untraine
 pre-activation signals: smooth, scrambled, very ill-conditioned. "smooth": Gaussian peaks on n
 points (centres uniform, widths 2 .. n/6 points) scrambled by a random rotation plus 1 % noise.
 "gaussian": independent standard normal signals. The methods get the Gram matrix S S^T.
+
+Streamed Gram matrix: `descrambler.nets.gram` of the first layer (80 neurons, before the activation)
+of an untrained `two_layer()` net over `--gram-traces` inputs (default 1e6) fed as chunks. To time the
+streaming and not the simulation (timed by `bench library`), one chunk of library traces is fed again
+and again.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from . import median_seconds, record
 SIGNALS = ("library", "smooth", "gaussian")
 #: The goals of the issue: exact n = 256 in 50 ms; cayley within 1.001 in 10 s (n = 80) and 60 s (n = 256).
 GOALS = {("exact", 80): None, ("exact", 256): 0.05, ("cayley", 80): 10.0, ("cayley", 256): 60.0}
+GRAM_GOAL_SECONDS = 5.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeats", type=int, default=7, help="timed repeats of the exact solver")
     parser.add_argument("--cayley-repeats", type=int, default=3, help="timed repeats of the cayley method")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the signals")
+    parser.add_argument("--gram-traces", type=int, default=1_000_000, help="traces streamed through gram")
+    parser.add_argument("--gram-chunk", type=int, default=62_500, help="traces per streamed chunk")
 
 
 def test_gram(kind: str, n: int, seed: int):
@@ -66,4 +74,23 @@ def run(args: argparse.Namespace) -> list[dict]:
                               seconds=times, ratio=result.ratio, goal_seconds=goal, **extra))
         records.append(record(f"descramble_cayley_n{n}_ratio", result.ratio, "objective/optimum",
                               goal_ratio=1.001, seconds=seconds, **extra))
+    records.append(streamed_gram(args.gram_traces, args.gram_chunk, args.repeats, args.seed))
     return records
+
+
+def streamed_gram(n_traces: int, chunk: int, repeats: int, seed: int) -> dict:
+    """Median seconds of `nets.gram` over `n_traces` inputs streamed in chunks of `chunk` traces."""
+    import torch
+
+    from ..deer import make_library
+    from ..nets import gram, two_layer
+
+    if n_traces < 1 or chunk < 1:
+        raise SystemExit("--gram-traces, --gram-chunk: must be positive")
+    torch.manual_seed(seed)
+    model = two_layer()
+    block = make_library(min(chunk, n_traces), seed=seed + 2).traces
+    sizes = [min(chunk, n_traces - start) for start in range(0, n_traces, chunk)]
+    seconds, times = median_seconds(lambda: gram(model, (block[:size] for size in sizes), 1, "pre"), repeats)
+    return record("gram_streamed_seconds", seconds, "s", traces=n_traces, chunk=chunk, neurons=80,
+                  repeats=repeats, seconds=times, goal_seconds=GRAM_GOAL_SECONDS)

@@ -16,6 +16,7 @@ import torch
 from .._validate import positive_int
 from ..deer import LibraryConfig, dipolar_kernel, iter_library
 from ..groups import DescrambleResult, descramble, second_layer_gram
+from ..nets import gram
 from ..progress import progress_bar
 from .first_layer import Bandpass, FrequencyRidge, Multiplexing, Notch, bandpass, frequency_ridge, multiplexing, notch
 from .regularisation import TikhonovFit, filter_factors, fit_tikhonov, jacobians
@@ -46,23 +47,20 @@ def layer_grams(models: Sequence[torch.nn.Module], n_traces: int, config: Librar
                 seed: int = 2021, progress: bool | None = None) -> list[LayerGrams]:
     """Stream `n_traces` library traces once through every model; return their `LayerGrams`.
 
-    Signals are computed in float32, as the network computes them, and their products accumulated
-    in float64.
+    Each chunk of the library is generated once and tapped (`descrambler.nets.gram`) in every model.
     """
     n_traces = positive_int(n_traces, "n_traces")
     if not models:
         raise ValueError("models: need at least one network")
-    layers = [[torch.from_numpy(w.astype(np.float32)) for w in weights(model)[:2]] for model in models]
-    sums = [[torch.zeros(w.shape[0], w.shape[0], dtype=torch.float64) for _ in range(3)] for w, _ in layers]
-    with torch.no_grad():
-        for library in progress_bar(iter_library(n_traces, config, seed), desc="wiretapping", enabled=progress):
-            x = torch.from_numpy(library.traces)
-            for (w, b), totals in zip(layers, sums):
-                pre = x @ w.T
-                for total, signals in zip(totals, (pre, torch.tanh(pre + b), torch.tanh(pre))):
-                    signals = signals.double()
-                    total.addmm_(signals.T, signals)
-    return [LayerGrams(*(t.numpy() for t in totals), n_traces=n_traces) for totals in sums]
+    for model in models:
+        weights(model)  # a two-layer tanh net
+    taps = {"first": ("pre", False), "post": ("post", True), "post_without_bias": ("post", False)}
+    sums = [dict.fromkeys(taps, 0.0) for _ in models]
+    for library in progress_bar(iter_library(n_traces, config, seed), desc="wiretapping", enabled=progress):
+        for model, total in zip(models, sums):
+            for name, (where, bias) in taps.items():
+                total[name] = total[name] + gram(model, library.traces, 1, where, bias=bias)
+    return [LayerGrams(**total, n_traces=n_traces) for total in sums]
 
 
 def weights(model: torch.nn.Module) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
