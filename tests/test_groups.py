@@ -377,7 +377,9 @@ def test_descramble_benchmark_records():
     parser = argparse.ArgumentParser()
     bench.add_arguments(parser)
     records = bench.run(parser.parse_args(["--signals", "smooth", "--sizes", "12", "--repeats", "1",
-                                           "--cayley-repeats", "1"]))
+                                           "--cayley-repeats", "1", "--gram-traces", "1000",
+                                           "--gram-chunk", "300"]))
     assert [r["name"] for r in records] == ["descramble_exact_n12", "descramble_cayley_n12_seconds",
-                                            "descramble_cayley_n12_ratio"]
+                                            "descramble_cayley_n12_ratio", "gram_streamed_seconds"]
+    assert records[3]["traces"] == 1000 and records[3]["value"] > 0
     assert abs(records[2]["value"] - 1) < 1e-6 and records[0]["value"] > 0

@@ -2,7 +2,7 @@
 
 Quiet when the environment variable ``DESCRAMBLER_PROGRESS`` is ``0`` (the book
 builder sets it for papermill runs), when ``CI`` is set, or when standard error
-is not a terminal outside a Jupyter kernel (pytest, log files).
+is not a terminal outside a Jupyter kernel (pytest, log files, make).
 """
 
 from __future__ import annotations
@@ -17,9 +17,14 @@ def progress_enabled() -> bool:
     """Whether progress bars should be drawn in this process."""
     if os.environ.get("DESCRAMBLER_PROGRESS", "").strip() == "0" or os.environ.get("CI"):
         return False
-    if "ipykernel" in sys.modules:
-        return True
-    return sys.stderr.isatty()
+    return _in_jupyter_kernel() or sys.stderr.isatty()
+
+
+def _in_jupyter_kernel() -> bool:
+    """Whether this code runs inside a Jupyter kernel (not merely with ipykernel imported)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
 
 
 def progress_bar(iterable=None, *, total: int | None = None, desc: str = "",
@@ -31,7 +36,7 @@ def progress_bar(iterable=None, *, total: int | None = None, desc: str = "",
 
 def _bar_class() -> type[tqdm]:
     """The notebook widget bar inside a Jupyter kernel with ipywidgets, the text bar otherwise."""
-    if "ipykernel" in sys.modules:
+    if _in_jupyter_kernel():
         try:
             import ipywidgets  # noqa: F401
             from tqdm.notebook import tqdm as notebook_bar
