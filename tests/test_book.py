@@ -78,6 +78,8 @@ def test_benchmark_table_shows_latest_record_per_metric():
     table = benchmark_table([{"name": "a", "value": 1.0, "unit": "s", "machine": machine},
                              {"name": "a", "value": 2.0, "unit": "s", "machine": machine}])
     assert "| a | 2 | s |" in table and "| a | 1 |" not in table
+    met = benchmark_table([{"name": "b", "value": 1.0, "unit": "s", "meets_goal": False, "machine": machine}])
+    assert "**no**" in met
 
 
 @pytest.fixture(scope="module")
@@ -111,9 +113,36 @@ def test_every_chapter_renders_with_figures(smoke_book):
 
 
 @pytest.mark.book
+def test_performance_page_shows_the_recorded_benchmarks(smoke_book):
+    page = (smoke_book / "html" / "book" / "performance.html").read_text(encoding="utf-8")
+    assert "library_throughput" in page and "training_median_rel_error" in page
+
+
+@pytest.mark.book
 def test_reproducibility_page_shows_runtime_table(smoke_book):
     page = (smoke_book / "html" / "book" / "reproducibility.html").read_text(encoding="utf-8")
     runtimes = json.loads((smoke_book / "runtimes.json").read_text())
     assert runtimes["profile"] == "smoke"
     for chapter in runtimes["chapters"]:
         assert chapter["stem"] in page
+
+
+def test_partial_run_keeps_the_build_record_and_restores_the_environment(tmp_path, monkeypatch):
+    monkeypatch.delenv("DESCRAMBLER_CACHE", raising=False)
+    monkeypatch.delenv("DESCRAMBLER_PROGRESS", raising=False)
+    root = _project(tmp_path, _notebook("size = 3", "import os; assert os.environ['DESCRAMBLER_PROGRESS'] == '0'"))
+    record = root / "_build" / "runtimes.json"
+    record.parent.mkdir(parents=True)
+    record.write_text('{"profile": "full", "chapters": []}')
+    build(root, profile="smoke", only=["01_tiny"], echo=lambda *a, **k: None)
+    assert json.loads(record.read_text())["profile"] == "full"
+    assert "DESCRAMBLER_CACHE" not in os.environ and "DESCRAMBLER_PROGRESS" not in os.environ
+    assert (root / "_build" / "stage" / "notebooks" / "01_tiny.ipynb").exists()
+    assert not list((root / "_build" / "stage" / "notebooks").glob(".*running*"))
+
+
+def test_performance_page_lists_recorded_benchmarks():
+    records = [json.loads(line) for line in (ROOT / "benchmarks" / "results.jsonl").read_text().splitlines()]
+    table = benchmark_table(records)
+    for name in {r["name"] for r in records}:
+        assert f"| {name} |" in table

@@ -213,6 +213,11 @@ def test_load_trace_rejects_malformed_files(tmp_path, text, message):
         load_trace(_write(tmp_path, text))
 
 
+def test_load_trace_rejects_a_bad_config(tmp_path):
+    with pytest.raises(ValueError, match="config: expected a LibraryConfig"):
+        load_trace(_write(tmp_path, "0 1\n1 2\n"), config="default")
+
+
 def test_load_trace_missing_file(tmp_path):
     with pytest.raises(ValueError, match="path: no such file"):
         load_trace(tmp_path / "absent.txt")

@@ -64,3 +64,31 @@ def test_bad_input():
         layer_grams([two_layer()], 0)
     with pytest.raises(ValueError, match="model"):
         weights(torch.nn.Sequential(torch.nn.Linear(4, 4)))
+    with pytest.raises(ValueError, match="model"):
+        weights(torch.nn.Linear(4, 4))
+
+
+def test_jacobians_leave_the_model_unchanged(model):
+    from descrambler.findings.regularisation import jacobians
+
+    model.train()
+    jacobians(model, make_library(2, CONFIG, seed=1).traces)
+    assert next(model.parameters()).dtype == torch.float32 and model.training
+    model.eval()
+    with pytest.raises(ValueError, match="traces: expected 256 points"):
+        jacobians(model, np.ones((2, 100)))
+
+
+def test_spectral_filtering_recovers_the_alpha_of_a_tikhonov_inverse():
+    from descrambler.deer import dipolar_kernel
+    from descrambler.findings.regularisation import tikhonov_factors
+
+    U, sigma, Vt = np.linalg.svd(dipolar_kernel(CONFIG.t, CONFIG.r))
+    alpha = 0.05 * sigma[0]
+    inverse = Vt.T @ np.diag(2.0 * tikhonov_factors(sigma, alpha) / sigma) @ U.T
+    linear = torch.nn.Linear(CONFIG.n_time, CONFIG.n_dist, bias=False)
+    with torch.no_grad():
+        linear.weight.copy_(torch.from_numpy(inverse))
+    result = spectral_filtering(torch.nn.Sequential(linear), make_library(2, CONFIG, seed=3).traces, CONFIG)
+    assert result.relative_alpha == pytest.approx(0.05, rel=1e-2)
+    assert result.median_r_squared == pytest.approx(1, abs=1e-4)

@@ -5,7 +5,8 @@ import pytest
 
 from descrambler.deer import DIPOLAR_MHZ
 from descrambler.findings.first_layer import bandpass, frequency_ridge, multiplexing, notch
-from descrambler.findings.spectra import display_spectrum, folded_energy, input_frequencies
+from descrambler.findings.first_layer import channel_profiles
+from descrambler.findings.spectra import display_spectrum, folded_energy, input_frequencies, power_spectrum
 
 N_LINK, N_IN, DT = 40, 256, 2 / 255
 BIN = 1 / (N_IN * DT)  # MHz per input-frequency bin
@@ -78,6 +79,16 @@ def test_multiplexing_separates_disjoint_from_shared_channels():
     assert separate.overlap < 1e-6 and separate.ratio < 0.01
     assert same.overlap == pytest.approx(1)
     np.testing.assert_allclose(separate.channel_centre_mhz[:14], 6 * np.arange(1, 15) * BIN)
+    profiles, energy = channel_profiles(disjoint)
+    np.testing.assert_allclose(profiles[:14].sum(axis=1), 1)
+    assert np.argmax(profiles[2]) == 18 and energy[18] == pytest.approx(0, abs=1e-12)  # links 1..14 used
+
+
+def test_power_spectrum_of_a_sinusoid_peaks_at_its_frequency():
+    t = np.arange(N_IN)
+    frequency, power = power_spectrum(np.cos(2 * np.pi * 17 * t / N_IN)[None, :] + 3.0, DT)
+    assert np.argmax(power) == 17 and frequency[17] == pytest.approx(17 * BIN)
+    assert power[0] == pytest.approx(0, abs=1e-9)  # the mean is removed
 
 
 def test_folded_energy_conserves_energy_and_display_is_symmetric():
@@ -101,6 +112,10 @@ def test_folded_energy_conserves_energy_and_display_is_symmetric():
     (lambda: bandpass(np.ones((8, 256)), DT, (1.2, 5.9), fraction=1.5), "fraction"),
     (lambda: multiplexing(np.ones((8, 16)), DT, n_random=0), "n_random"),
     (lambda: frequency_ridge(np.ones((8, 16)), 0.0), "dt"),
+    (lambda: frequency_ridge(np.ones((8, 16)), DT, min_contrast_db=np.nan), "min_contrast_db"),
+    (lambda: notch(np.ones((8, 16)), min_link_frequency=1.5), "min_link_frequency"),
+    (lambda: notch(np.ones((8, 16)), min_link_frequency=True), "min_link_frequency"),
+    (lambda: power_spectrum(np.ones(16), DT), "signals"),
 ])
 def test_bad_input_names_the_argument(call, name):
     with pytest.raises(ValueError, match=name):

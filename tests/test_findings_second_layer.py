@@ -8,7 +8,7 @@ from numpy.polynomial import chebyshev
 from descrambler.deer import dipolar_kernel
 from descrambler.findings.regularisation import (filter_factors, fit_tikhonov, jacobians,
                                                  tikhonov_factors)
-from descrambler.findings.second_layer import (chebyshev_fit, chebyshev_map, group_embedding,
+from descrambler.findings.second_layer import (chebyshev_curve, chebyshev_fit, chebyshev_map, group_embedding,
                                                harmonic_vectors, polynomial_share, sinusoid_fit)
 
 RNG = np.random.default_rng(0)
@@ -46,6 +46,8 @@ def test_chebyshev_fits_score_one_for_polynomials_and_low_when_scrambled():
         assert chebyshev_fit(RNG.permutation(t), degree) < 0.1
         assert polynomial_share(RNG.permutation(t), degree) < 0.3  # the mean survives scrambling
     assert np.isnan(chebyshev_fit(_chebyshev(0), 0))
+    t3 = _chebyshev(3)
+    np.testing.assert_allclose(chebyshev_curve(2 * t3 + 1, 3), 2 * (t3 - t3.mean()))
 
 
 def test_chebyshev_map_of_exact_polynomials():
@@ -102,6 +104,7 @@ def test_jacobian_of_a_linear_model_is_its_weight():
     (lambda: harmonic_vectors(np.ones((10, 3)), [5]), "indices"),
     (lambda: group_embedding([3.0, 2.0, 1.0], count=4), "count"),
     (lambda: group_embedding([1.0, 2.0, 3.0, 4.0], count=4), "singular_values"),
+    (lambda: group_embedding([4.0, 3.0, 2.0, 1.0], np.ones((10, 3)), count=4), "V"),
     (lambda: filter_factors(np.ones((5, 4)), np.ones((5, 4))), "jacobian"),
     (lambda: fit_tikhonov([1.0, 2.0, 3.0], [1.0, 2.0]), "phi"),
     (lambda: jacobians(torch.nn.Linear(2, 2), np.ones(2)), "traces"),

@@ -32,6 +32,13 @@ def positive_int(value, name: str) -> int:
     return int(value)
 
 
+def non_negative_int(value, name: str) -> int:
+    """Return `value` as an int, requiring an integer >= 0 (a seed, an index)."""
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)) or value < 0:
+        raise ValueError(f"{name}: expected a non-negative integer, got {value!r}")
+    return int(value)
+
+
 def positive(value, name: str) -> float:
     """Return `value` as a float, requiring a finite number > 0."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

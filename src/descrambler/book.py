@@ -11,6 +11,7 @@ chapter and the cell, and removes `_build/html`, so a stale book is never left t
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -19,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
@@ -99,19 +101,23 @@ def execute_chapter(root: Path, stage: Path, stem: str, profile: str) -> Chapter
     parameters = chapter_parameters(root, stem, profile)
     executed = stage / "notebooks" / f"{stem}.ipynb"
     executed.parent.mkdir(parents=True, exist_ok=True)
+    executed.unlink(missing_ok=True)  # never leave an older execution in place of a failed one
+    partial = executed.with_name(f".{stem}.running.ipynb")  # papermill writes as it goes
     try:
         papermill.execute_notebook(
-            str(root / "notebooks" / f"{stem}.ipynb"), str(executed), parameters=parameters,
+            str(root / "notebooks" / f"{stem}.ipynb"), str(partial), parameters=parameters,
             cwd=str(executed.parent), kernel_name="python3", progress_bar=False, log_output=False,
             execution_timeout=CELL_TIMEOUT)
-    except PapermillExecutionError as error:
-        executed.unlink(missing_ok=True)
-        raise BookError(f"chapter {stem} failed in cell {error.cell_index} (execution count "
-                        f"{error.exec_count}): {error.ename}: {error.evalue}\n--- cell source ---\n"
-                        f"{error.source}") from None
-    except Exception as error:  # kernel died, timeout, unreadable notebook
-        executed.unlink(missing_ok=True)
-        raise BookError(f"chapter {stem} could not be executed: {type(error).__name__}: {error}") from None
+    except BaseException as error:  # failed, timed out, kernel died, or interrupted: keep nothing
+        partial.unlink(missing_ok=True)
+        if isinstance(error, PapermillExecutionError):
+            raise BookError(f"chapter {stem} failed in cell {error.cell_index} (execution count "
+                            f"{error.exec_count}): {error.ename}: {error.evalue}\n--- cell source ---\n"
+                            f"{error.source}") from None
+        if isinstance(error, Exception):
+            raise BookError(f"chapter {stem} could not be executed: {type(error).__name__}: {error}") from None
+        raise
+    os.replace(partial, executed)
     notebook = nbformat.read(executed, as_version=4)
     return ChapterRun(stem, notebook_title(notebook, stem), float(notebook.metadata.papermill.duration))
 
@@ -138,13 +144,15 @@ def benchmark_table(records: list[dict]) -> str:
     def shown(value) -> str:
         return f"{value:.4g}" if isinstance(value, float) else str(value)
 
-    lines = ["| benchmark | value | unit | seconds | date | machine |", "| --- | ---: | --- | ---: | --- | --- |"]
+    lines = ["| benchmark | value | unit | seconds | goal met | date | machine |",
+             "| --- | ---: | --- | ---: | --- | --- | --- |"]
     for name, entry in latest.items():
         m = entry.get("machine", {})
         seconds = entry.get("seconds") if entry.get("unit") != "s" else None
+        met = {True: "yes", False: "**no**"}.get(entry.get("meets_goal"), "")
         lines.append(f"| {name} | {shown(entry['value'])} | {entry['unit']} | "
-                     f"{shown(seconds) if isinstance(seconds, (int, float)) else ''} | {entry.get('date', '')} | "
-                     f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores |")
+                     f"{shown(seconds) if isinstance(seconds, (int, float)) else ''} | {met} | "
+                     f"{entry.get('date', '')} | {m.get('cpu', '?')}, {m.get('cores', '?')} cores |")
     return "\n".join(lines) + "\n"
 
 
@@ -173,6 +181,24 @@ def build_html(stage: Path, output: Path) -> Path:
     return output / "_build" / "html" / "index.html"
 
 
+@contextlib.contextmanager
+def kernel_environment(cache: Path) -> Iterator[None]:
+    """Environment the kernels inherit while chapters run: no progress bars in the logs, and the model
+    cache in `cache` unless `$DESCRAMBLER_CACHE` is set. Restored afterwards."""
+    names = ("DESCRAMBLER_PROGRESS", "DESCRAMBLER_CACHE")
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ["DESCRAMBLER_PROGRESS"] = "0"
+    os.environ.setdefault("DESCRAMBLER_CACHE", str(cache))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def build(root: str | os.PathLike = ".", profile: str = "full", only: list[str] | None = None,
           html: bool = True, output: str | os.PathLike | None = None, echo=print) -> list[ChapterRun]:
     """Execute the chapters (all in `_toc.yml`, or `only` these stems without HTML) and build the book.
@@ -193,20 +219,20 @@ def build(root: str | os.PathLike = ".", profile: str = "full", only: list[str] 
     if missing:
         raise BookError(f"_toc.yml lists chapters with no notebook in notebooks/: {', '.join(missing)}")
     stage = output / "_build" / "stage"
-    os.environ["DESCRAMBLER_PROGRESS"] = "0"  # inherited by the kernels: no progress bars in logs
-    os.environ.setdefault("DESCRAMBLER_CACHE", str(output / "_build" / "cache"))
     if html:
         shutil.rmtree(output / "_build" / "html", ignore_errors=True)
     stage_sources(root, stage, fresh=not only)
     runs = []
-    for stem in stems:
-        echo(f"executing {stem} ({profile}) ...", flush=True)
-        runs.append(execute_chapter(root, stage, stem, profile))
-        echo(f"  {runs[-1].seconds:.1f} s", flush=True)
+    with kernel_environment(output / "_build" / "cache"):
+        for stem in stems:
+            echo(f"executing {stem} ({profile}) ...", flush=True)
+            runs.append(execute_chapter(root, stage, stem, profile))
+            echo(f"  {runs[-1].seconds:.1f} s", flush=True)
     table = runtime_table(runs, profile)
     echo(table)
-    write_text(output / "_build" / "runtimes.json",
-               json.dumps({"profile": profile, "chapters": [dataclasses.asdict(r) for r in runs]}, indent=1))
+    if not only:  # the record of a whole build; a partial run does not overwrite it
+        write_text(output / "_build" / "runtimes.json",
+                   json.dumps({"profile": profile, "chapters": [dataclasses.asdict(r) for r in runs]}, indent=1))
     if html:
         generated = stage / "book" / "_generated"
         write_text(generated / "runtimes.md", table)

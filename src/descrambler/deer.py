@@ -16,7 +16,7 @@ from scipy.interpolate import PchipInterpolator
 from scipy.special import fresnel, roots_legendre
 from threadpoolctl import threadpool_limits
 
-from ._validate import as_array, choice, positive, positive_int
+from ._validate import as_array, choice, non_negative_int, positive, positive_int
 
 HBAR = 1.054571628e-34  # J s
 MU0 = 4e-7 * np.pi  # T m / A
@@ -177,7 +177,7 @@ class Library:
     `distributions`: (n, n_dist), mean 1 over the distance axis. Per trace: `n_peaks`, and
     (n, max_peaks) arrays `peak_position` (nm), `peak_fwhm` (nm), `peak_amplitude` (NaN where a
     trace has fewer peaks), `modulation_depth`, `decay_rate` (1/us), `dimension`, `noise_rms`
-    (in units of the unboxed trace, whose no-modulation level is 1).
+    (relative to the unboxed trace's value at zero time, V(0) = 1).
     """
 
     config: LibraryConfig
@@ -298,9 +298,7 @@ def _check_request(n, config, seed) -> tuple[int, LibraryConfig, int]:
     config = LibraryConfig() if config is None else config
     if not isinstance(config, LibraryConfig):
         raise ValueError(f"config: expected a LibraryConfig, got {type(config).__name__}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
-    return n, config, int(seed)
+    return n, config, non_negative_int(seed, "seed")
 
 
 def _generate(n: int, config: LibraryConfig, seed: int, first_block: int, out: dict) -> None:
@@ -325,7 +323,7 @@ def _library(config: LibraryConfig, arrays: dict) -> Library:
 def make_library(n: int, config: LibraryConfig | None = None, seed: int = 0) -> Library:
     """Generate `n` training traces with DEERNet's recipe (`config` defaults to LibraryConfig()).
 
-    Vectorised over blocks of BLOCK_SIZE traces, each with its own random stream, on two threads;
+    Vectorised over blocks of BLOCK_SIZE traces, each with its own random stream, one thread per core;
     float32 arrays; the same (n, config, seed) always gives identical arrays.
     """
     n, config, seed = _check_request(n, config, seed)
@@ -400,6 +398,8 @@ def load_trace(path: str | os.PathLike, config: LibraryConfig | None = None) -> 
     The trace is resampled (pchip) to `config.n_time` points and boxed to [0, 1].
     """
     config = LibraryConfig() if config is None else config
+    if not isinstance(config, LibraryConfig):
+        raise ValueError(f"config: expected a LibraryConfig, got {type(config).__name__}")
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"path: no such file: {path}")

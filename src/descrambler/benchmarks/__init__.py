@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .._io import write_text
+from .._validate import positive_int
 
 
 
@@ -44,6 +45,7 @@ def machine() -> dict:
 
 def median_seconds(function: Callable[[], object], repeats: int) -> tuple[float, list[float]]:
     """Median wall time of `repeats` calls of `function` (after one warm-up call), and every time."""
+    positive_int(repeats, "repeats")
     function()
     times = []
     for _ in range(repeats):

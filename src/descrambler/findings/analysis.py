@@ -65,12 +65,12 @@ def layer_grams(models: Sequence[torch.nn.Module], n_traces: int, config: Librar
 
 def weights(model: torch.nn.Module) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(W1, b1, W2) of a two-layer net as float64 arrays."""
-    linear = [m for m in model if isinstance(m, torch.nn.Linear)]
-    if len(linear) != 2 or not any(isinstance(m, torch.nn.Tanh) for m in model):
+    modules = list(model) if isinstance(model, torch.nn.Sequential) else []
+    linear = [m for m in modules if isinstance(m, torch.nn.Linear)]
+    if len(linear) != 2 or not any(isinstance(m, torch.nn.Tanh) for m in modules):
         raise ValueError("model: expected a two-layer net: Linear, Tanh, Linear (and an output activation)")
     first, second = linear
-    return (first.weight.detach().double().numpy(), first.bias.detach().double().numpy(),
-            second.weight.detach().double().numpy())
+    return tuple(p.detach().cpu().double().numpy() for p in (first.weight, first.bias, second.weight))
 
 
 @dataclasses.dataclass
@@ -87,7 +87,13 @@ class SpectralFiltering:
 
     @property
     def median_alpha(self) -> float:
+        """Median Tikhonov alpha, in the units of the kernel's singular values (unweighted kernel)."""
         return float(np.median([f.alpha for f in self.fits]))
+
+    @property
+    def relative_alpha(self) -> float:
+        """Median alpha over the kernel's largest singular value (dimensionless)."""
+        return self.median_alpha / float(self.sigma[0])
 
 
 def spectral_filtering(model: torch.nn.Module, traces: np.ndarray, config: LibraryConfig | None = None

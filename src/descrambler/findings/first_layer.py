@@ -13,7 +13,7 @@ import dataclasses
 import numpy as np
 from scipy import stats
 
-from .._validate import positive, positive_int
+from .._validate import non_negative_int, positive, positive_int
 from ..deer import dipolar_frequency
 from .spectra import folded_energy, input_frequencies, weight_matrix
 
@@ -31,7 +31,8 @@ class Notch:
 def notch(W, min_link_frequency: int = 1, neighbours: int = 3) -> Notch:
     """Depth of the notch at zero input frequency, dB (see `Notch`)."""
     energy, bins = folded_energy(W)
-    if not 0 <= min_link_frequency < energy.shape[0]:
+    min_link_frequency = non_negative_int(min_link_frequency, "min_link_frequency")
+    if not min_link_frequency < energy.shape[0]:
         raise ValueError(f"min_link_frequency: must lie in [0, {energy.shape[0] - 1}], got {min_link_frequency}")
     neighbours = positive_int(neighbours, "neighbours")
     if neighbours >= energy.shape[1] - 1:
@@ -117,6 +118,8 @@ def frequency_ridge(W, dt: float, min_contrast_db: float = 10.0) -> FrequencyRid
     energy, bins = folded_energy(W)
     per_bin = energy / bins
     frequency = input_frequencies(weight_matrix(W).shape[1], dt)
+    if not np.isfinite(min_contrast_db):
+        raise ValueError(f"min_contrast_db: must be finite, got {min_contrast_db!r}")
     link = np.arange(per_bin.shape[0])
     ridge = frequency[np.argmax(per_bin, axis=1)]
     with np.errstate(divide="ignore"):
@@ -147,12 +150,17 @@ class Multiplexing:
     channel_energy: np.ndarray
 
 
-def _channel_overlap(W) -> tuple[float, np.ndarray, np.ndarray]:
+def channel_profiles(W) -> tuple[np.ndarray, np.ndarray]:
+    """(profiles, energy): for each link frequency 1..n_link//2, the energy per input-frequency bin
+    normalised to unit sum (zeros for an empty channel), and the channel's total energy."""
     energy, bins = folded_energy(W)
     per_bin = energy[1:] / bins[1:]
     total = per_bin.sum(axis=1, keepdims=True)
-    profiles = np.divide(per_bin, total, out=np.zeros_like(per_bin), where=total > 0)
-    weight = energy[1:].sum(axis=1)
+    return np.divide(per_bin, total, out=np.zeros_like(per_bin), where=total > 0), energy[1:].sum(axis=1)
+
+
+def _channel_overlap(W) -> tuple[float, np.ndarray, np.ndarray]:
+    profiles, weight = channel_profiles(W)
     bhattacharyya = np.sqrt(profiles) @ np.sqrt(profiles).T
     pair_weight = np.outer(weight, weight)
     np.fill_diagonal(pair_weight, 0)

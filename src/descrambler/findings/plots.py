@@ -54,12 +54,17 @@ def spectrum_image(ax: plt.Axes, W: np.ndarray, dt: float, title: str, pass_band
     plt.colorbar(image, ax=ax, label="|F| folded (dB)")
 
 
+def power_db(ax: plt.Axes, frequency: np.ndarray, power: np.ndarray, label: str = "", **style) -> None:
+    """A power (or energy) spectrum in dB relative to its own maximum, against frequency in MHz."""
+    with np.errstate(divide="ignore"):
+        ax.plot(frequency, 10 * np.log10(power / power.max()), label=label or None, **style)
+    ax.set(xlabel="input frequency (MHz)", ylabel="relative power per bin (dB)")
+
+
 def input_energy(ax: plt.Axes, result: Bandpass, label: str = "") -> None:
     """Energy per input-frequency bin (summed over the link dimension), with the dipolar pass band."""
-    db = 10 * np.log10(result.energy_per_bin / result.energy_per_bin.max())
-    ax.plot(result.frequency_mhz, db, label=label or None)
+    power_db(ax, result.frequency_mhz, result.energy_per_bin, label)
     ax.axvspan(*result.pass_band_mhz, color=PASS_BAND_COLOUR, alpha=0.1)
-    ax.set(xlabel="input frequency (MHz)", ylabel="energy per bin (dB)")
 
 
 def ridge(ax: plt.Axes, result: FrequencyRidge) -> None:

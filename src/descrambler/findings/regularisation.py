@@ -20,11 +20,22 @@ from .._validate import as_array
 
 
 def jacobians(model, traces) -> np.ndarray:
-    """Jacobians d output / d input of a torch model at each trace: (n_traces, n_out, n_in), float64."""
+    """Jacobians d output / d input of a torch model at each trace: (n_traces, n_out, n_in), float64.
+
+    Works on a float64 copy of `model` in evaluation mode; the model itself is left as it was.
+    """
+    import copy
+
     import torch
 
     traces = as_array(traces, "traces", ndim=2)
-    model = model.double().eval()
+    widths = [m.in_features for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    if not widths:
+        raise ValueError("model: has no torch.nn.Linear layer")
+    if traces.shape[1] != widths[0]:
+        raise ValueError(f"traces: expected {widths[0]} points per trace (the model's input width), "
+                         f"got {traces.shape[1]}")
+    model = copy.deepcopy(model).cpu().double().eval()
     with torch.enable_grad():
         return np.stack([torch.autograd.functional.jacobian(model, torch.from_numpy(x), vectorize=True).numpy()
                          for x in traces])

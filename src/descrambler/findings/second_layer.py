@@ -72,11 +72,17 @@ def chebyshev_fit(u, degree: int) -> float:
         raise ValueError(f"degree: expected a non-negative integer, got {degree!r}")
     if degree == 0:
         return float("nan")
+    return _r_squared(u - u.mean(), chebyshev_curve(u, degree))
+
+
+def chebyshev_curve(u, degree: int) -> np.ndarray:
+    """The reference's fit: T_degree on a uniform grid over [-1, 1], mean removed, scaled by least
+    squares to u with its mean removed (zeros for degree 0)."""
+    u = _vector(u, "u")
     polynomial = chebyshev.chebval(_uniform_grid(u.size), np.eye(degree + 1)[degree])
     polynomial = polynomial - polynomial.mean()
-    centred = u - u.mean()
-    scale = centred @ polynomial / (polynomial @ polynomial)
-    return _r_squared(centred, scale * polynomial)
+    norm = polynomial @ polynomial
+    return polynomial * ((u - u.mean()) @ polynomial / norm) if norm > 0 else np.zeros_like(u)
 
 
 def polynomial_share(u, degree: int) -> float:
@@ -178,6 +184,8 @@ def group_embedding(singular_values, V=None, count: int = 20) -> GroupEmbedding:
     cos_sin = 0
     if V is not None:
         V = as_array(V, "V", ndim=2)
+        if V.shape[1] < count:
+            raise ValueError(f"V: need at least count = {count} columns (singular vectors), got {V.shape[1]}")
         for i, j in pairs:
             a, b = sinusoid_fit(V[:, i]), sinusoid_fit(V[:, j])
             quarter = abs((a.phase - b.phase + np.pi) % (2 * np.pi) - np.pi)

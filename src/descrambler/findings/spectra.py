@@ -46,6 +46,17 @@ def folded_energy(W) -> tuple[np.ndarray, np.ndarray]:
     return folded, bins
 
 
+def power_spectrum(signals, dt: float) -> tuple[np.ndarray, np.ndarray]:
+    """(frequency in MHz, mean power per bin) of signals in rows (n, n_points) sampled every `dt` us,
+    each with its mean removed, folded over the sign of the frequency like `input_frequencies`."""
+    signals = as_array(signals, "signals", ndim=2)
+    if signals.shape[1] < 2:
+        raise ValueError(f"signals: need at least 2 points per signal, got shape {signals.shape}")
+    centred = signals - signals.mean(axis=1, keepdims=True)
+    power = np.abs(np.fft.rfft(centred, axis=1)) ** 2
+    return input_frequencies(signals.shape[1], dt), power.mean(axis=0)
+
+
 def display_spectrum(W) -> np.ndarray:
     """The reference figure's folded magnitude, |F| + |F mirrored along the link axis and shifted
     by one|, with zero frequencies centred (fftshift); shape of W."""

@@ -44,13 +44,14 @@ class Claim:
 
 CLAIMS: tuple[Claim, ...] = (
     Claim("bandpass", "a bandpass filter",
-          "the first layer passes the input frequencies the training distances produce and attenuates the "
-          "frequencies above them",
+          "the first layer passes the dipolar frequencies of the training distances and attenuates the "
+          "frequencies above them (above nu(rmin) only the weak parallel-orientation shoulders of the "
+          "shortest distances remain, up to 2 nu(rmin), the Nyquist frequency)",
           "mean energy per input-frequency bin above nu(rmin) over that inside [nu(rmax), nu(rmin)], dB",
           "chapter 4, input-frequency energy", -10.0, -3.0, True,
           "-3 dB is the conventional (half-power) band edge; -10 dB is a stop band an order of magnitude down",
-          "the pass band follows the training data (time grid, distance range, noise); the paper's network was "
-          "trained for longer with an unstated output layer and schedule"),
+          "the pass band follows the training data (time grid, distance range, noise); the paper's output "
+          "layer and training schedule are not stated"),
     Claim("notch", "a notch filter",
           "zero input frequency is suppressed in every descrambled link channel except the constant one",
           "energy per bin at zero input frequency over its 3 nearest neighbours, link frequencies >= 1, dB",
@@ -59,8 +60,9 @@ CLAIMS: tuple[Claim, ...] = (
           "the notch appears only where the descrambler gathers the mean-level response into one link channel; "
           "the paper's figure comes from its optimiser's stopping point, not the exact optimum"),
     Claim("rescaling", "a frequency-axis rescaling",
-          "the ridge of the folded spectrum, input frequency against link frequency, follows the cube the "
-          "reference script draws (dipolar frequency ~ 1/r^3)",
+          "the ridge of the folded spectrum, input frequency against link frequency, follows the cubic curve the "
+          "reference script draws over its figure (an empirical curve, which the reference relates to the "
+          "r^-3 law of the dipolar frequency)",
           "|exponent - 3| of the power-law fit of the ridge",
           "chapter 4, ridge of the folded spectrum", 0.5, 1.5, True,
           "within half a power of the cube it holds; an exponent of at least 1.5 is still a clearly non-linear "
@@ -90,8 +92,9 @@ CLAIMS: tuple[Claim, ...] = (
           "the network also removes the background and undoes the boxing of each trace, which a kernel inverse "
           "does not; the paper's evidence for this claim was not available to us"),
     Claim("harmonic_to_chebyshev", "a map from harmonic functions into Chebyshev polynomials",
-          "right singular vectors 9-13 of the descrambled second layer are sinusoids and left singular vectors "
-          "1-5 span the polynomials of degree < 5 (the span of T0..T4)",
+          "right singular vectors 9-13 of the descrambled second layer are sinusoids (largely guaranteed by "
+          "the descrambler itself, chapter 5) and left singular vectors 1-5 span the polynomials of degree "
+          "< 5 (the span of T0..T4)",
           "smaller of: median sinusoid R^2 of right vectors 9-13, polynomial share of the span of left vectors 1-5",
           "chapter 5, singular vectors", 0.9, 0.7, False,
           "both ends of the map must be what the paper names; 0.9 and 0.7 as for the other fits",

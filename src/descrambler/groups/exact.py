@@ -1,4 +1,4 @@
-"""Closed-form optima over the rotation group (SCIENCE.md section 6).
+"""Closed-form optima over the rotation group (Brockett 1991; Sule, Spencer, Czaja 2025).
 
 Smoothness: min over orthogonal P of trace(L P C P^T) is sum_i lambda_i mu_i with lambda (of L)
 ascending and mu (of C) descending (von Neumann's trace inequality), reached at P* = T U^T (columns

@@ -1,4 +1,5 @@
-"""The signed-permutation descrambler: the exact symmetries of a tanh layer (SCIENCE.md section 4).
+"""The signed-permutation descrambler: the exact symmetries of a tanh layer (tanh is odd, so flipping
+the signs of one neuron's incoming weights, bias and outgoing weights leaves the network unchanged).
 
 Finding the smoothest order and signs of the signals is a seriation (quadratic assignment)
 problem; this module solves it heuristically:

@@ -21,7 +21,8 @@ class DescrambleResult:
     """A descrambling rotation and how it was found.
 
     `P`: (n, n) orthogonal matrix (det +1 unless `message` says otherwise); read P S (signals) or,
-    as SCIENCE.md section 5 says, P W1 (tapped before the activation) or W2 P^T (after it).
+    as the reference descramble.m does, P W1 (signals tapped before the activation) or W2 P^T
+    (after it).
     `objective`: eta(P), the normalised smoothness (dimensionless). `bound`: the exact global
     minimum of eta over SO(n). `history`: objective per iteration, starting value first.
     `iterations`: optimiser iterations (outer trust-region steps, L-BFGS iterations, accepted
@@ -49,11 +50,6 @@ class DescrambleResult:
         if self.bound > 0:
             return self.objective / self.bound
         return 1.0 if self.objective <= 0 else float("inf")
-
-    @property
-    def gap(self) -> float:
-        """objective - bound, never negative beyond rounding."""
-        return self.objective - self.bound
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,8 +110,8 @@ def descramble(S, method: str = "cayley", *, gram: bool = False, derivative: str
       when a step would lower the objective by less than `tol` (default 1e-10) relative. With
       `reference_settings=True`, the reference's own settings: one chart from Q = 0 around
       `guess`, L-BFGS with memory 5, `max_iter` iterations (default 1e4), gradient tolerance
-      `tol` (default 1e-6); it converges slowly (SCIENCE.md section 8 saw 1.8 x the optimum
-      after 5000 iterations on n = 80 network signals).
+      `tol` (default 1e-6); it converges slowly and can stop far above the optimum (chapters 3
+      and 4 measure how far).
     - "exact": the closed form T U^T, choosing among the equally optimal rotations the one
       closest to `guess` (default identity) with det +1 (see `descrambler.groups.exact`); its
       objective equals `bound` to rounding.
@@ -156,5 +152,7 @@ def descramble(S, method: str = "cayley", *, gram: bool = False, derivative: str
             P = problem.T @ out.P
         f = trace_objective(P, problem.L, problem.C)
         history, iterations, converged, message = out.history, out.iterations, out.converged, out.message
+        if out.hessian_products:
+            message = f"{message}; {out.hessian_products} Hessian-vector products"
     return DescrambleResult(P, f, bound, history, iterations, time.perf_counter() - start, method,
                             converged, message, info.unique, info.explain(), info.rank)

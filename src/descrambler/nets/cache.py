@@ -19,9 +19,10 @@ from torch import nn
 
 from .. import __version__
 from .._io import cache_dir
+from .._validate import non_negative_int
 from .architectures import build
 from .modelfile import load, save
-from .training import DEFAULT_TRAIN_CONFIG, TrainConfig, _seed, train
+from .training import DEFAULT_TRAIN_CONFIG, TrainConfig, resolve_device, train
 
 #: The book's default network: `two_layer()` with its default arguments.
 DEFAULT_ARCHITECTURE = {"name": "two_layer", "arguments": {}}
@@ -40,9 +41,10 @@ def source_hash() -> str:
     return digest.hexdigest()
 
 
-def cache_key(architecture: dict, config: TrainConfig, seed: int) -> str:
-    """Hash of a training request (resolved architecture arguments) and of the code that serves it."""
-    request = {"architecture": architecture, "config": config.to_dict(), "seed": seed,
+def cache_key(architecture: dict, config: TrainConfig, seed: int, device: str = "cpu") -> str:
+    """Hash of a training request (resolved architecture arguments, device type "cpu" or "cuda") and of
+    the code that serves it: a GPU-trained network is never served as the CPU-reproducible one."""
+    request = {"architecture": architecture, "config": config.to_dict(), "seed": seed, "device": device,
                "descrambler": __version__, "torch": torch.__version__, "source": source_hash()}
     return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
 
@@ -57,14 +59,14 @@ def train_or_load(seed: int = 0, architecture: dict | None = None, config: Train
     `from_cache`). A cached file that is corrupted or belongs to another request is reported with a
     warning and replaced by a fresh training, never used.
     """
-    seed = _seed(seed, "seed")
+    seed = non_negative_int(seed, "seed")
     config = DEFAULT_TRAIN_CONFIG if config is None else config
     if not isinstance(config, TrainConfig):
         raise ValueError(f"config: expected a TrainConfig, got {type(config).__name__}")
     with torch.random.fork_rng(devices=[]):
         model = build(DEFAULT_ARCHITECTURE if architecture is None else architecture)
     resolved = model.architecture
-    key = cache_key(resolved, config, seed)
+    key = cache_key(resolved, config, seed, resolve_device(device).type)
     path = cache_dir() / f"{resolved['name']}-seed{seed}-{key[:20]}.safetensors"
     if path.exists():
         try:

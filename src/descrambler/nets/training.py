@@ -12,12 +12,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._validate import choice, positive, positive_int
+from .._validate import choice, non_negative_int, positive, positive_int
 from ..deer import Library, LibraryConfig, make_library
 from ..progress import progress_bar
 from .architectures import linear_layers
-from .metrics import N_VALIDATION, VALIDATION_SEED, summary, validation_library
-from .predict import outputs, predict
+from .metrics import N_VALIDATION, VALIDATION_SEED, evaluate, validation_library
+from .predict import outputs
 
 SCHEDULES = ("cosine", "halving", "constant")
 #: What the net learns: library distributions (mean 1), distributions scaled to a maximum of 0.75
@@ -35,8 +35,9 @@ class TrainConfig:
     to zero; "halving" halves it every `halve_every` epochs (the production DEERNet's choice);
     "constant". The validation library (`n_validation` traces, `validation_seed`) uses `library`.
 
-    The defaults are the book's choice, measured on the two-layer net with a softplus output on a
-    shared 2-core CPU (seed 0, median relative error after training): batch 128 beat 256 and 512 at
+    The defaults are the book's choice. Development notes (one-off runs during development, not
+    reproduced by a script; chapter 2 and the `training` benchmark measure the chosen defaults):
+    two-layer net, softplus output, shared 2-core CPU, seed 0, median relative error: batch 128 beat 256 and 512 at
     the same epochs (0.277, 0.282, 0.283 after 10 epochs), learning rate 3e-3 beat 1e-3 and matched
     5e-3, cosine beat halving (0.282 against 0.285), 2e5 traces beat 1e5 (0.265 against 0.277 after 15
     epochs), a fresh library per epoch did not beat a fixed one (0.282 both) at ten times the data
@@ -72,7 +73,7 @@ class TrainConfig:
         choice(self.target, "target", TARGETS)
         if not isinstance(self.library, LibraryConfig):
             raise ValueError(f"library: expected a LibraryConfig, got {type(self.library).__name__}")
-        _seed(self.validation_seed, "validation_seed")
+        non_negative_int(self.validation_seed, "validation_seed")
 
     def to_dict(self) -> dict:
         """Plain JSON-ready fields (the library configuration nested)."""
@@ -84,12 +85,6 @@ class TrainConfig:
         fields = dict(fields)
         fields["library"] = LibraryConfig(**fields.get("library", {}))
         return cls(**fields)
-
-
-def _seed(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{name}: expected a non-negative integer, got {value!r}")
-    return int(value)
 
 
 #: The book's default training (chosen by measurement in chapter 2; see the benchmark `training`).
@@ -134,7 +129,7 @@ def validate(model: nn.Module, config: TrainConfig) -> dict:
         y = library.clean.astype(np.float64)
         error = np.linalg.norm(outputs(model, library.traces) - y, axis=1) / np.linalg.norm(y, axis=1)
         return {"median_rel_error": float(np.median(error)), "median_peak_error_nm": None}
-    return summary(predict(model, library.traces), library.distributions, library.r)
+    return evaluate(model, library)
 
 
 def _reinitialise(model: nn.Module, seed: int) -> None:
@@ -187,7 +182,7 @@ def train(model: nn.Module, config: TrainConfig | None = None, seed: int = 0, de
     if not isinstance(config, TrainConfig):
         raise ValueError(f"config: expected a TrainConfig, got {type(config).__name__}")
     linear_layers(model)
-    seed = _seed(seed, "seed")
+    seed = non_negative_int(seed, "seed")
     device = resolve_device(device)
     with torch_threads(threads):
         return _train(model, config, seed, device, progress)
