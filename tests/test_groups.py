@@ -383,3 +383,15 @@ def test_descramble_benchmark_records():
                                             "descramble_cayley_n12_ratio", "gram_streamed_seconds"]
     assert records[3]["traces"] == 1000 and records[3]["value"] > 0
     assert abs(records[2]["value"] - 1) < 1e-6 and records[0]["value"] > 0
+
+
+def test_random_rotation_is_a_rotation_and_checks_its_arguments():
+    from descrambler.groups import random_rotation
+
+    R = random_rotation(7, np.random.default_rng(0))
+    np.testing.assert_allclose(R @ R.T, np.eye(7), atol=1e-12)
+    assert np.linalg.det(R) == pytest.approx(1)
+    with pytest.raises(ValueError, match="n"):
+        random_rotation(0, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="rng"):
+        random_rotation(3, 5)

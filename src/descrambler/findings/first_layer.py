@@ -15,6 +15,7 @@ from scipy import stats
 
 from .._validate import non_negative_int, positive, positive_int
 from ..deer import dipolar_frequency
+from ..groups.haar import random_rotation
 from .spectra import folded_energy, input_frequencies, weight_matrix
 
 
@@ -175,8 +176,7 @@ def multiplexing(W, dt: float, n_random: int = 20, seed: int = 0) -> Multiplexin
     rng = np.random.default_rng(seed)
     random = []
     for _ in range(n_random):
-        q, r = np.linalg.qr(rng.standard_normal((W.shape[0], W.shape[0])))
-        random.append(_channel_overlap((q * np.sign(np.diag(r))) @ W)[0])
+        random.append(_channel_overlap(random_rotation(W.shape[0], rng) @ W)[0])
     centre = profiles @ input_frequencies(W.shape[1], dt)
     random_overlap = float(np.mean(random))
     return Multiplexing(overlap, random_overlap, overlap / random_overlap, centre, weight)

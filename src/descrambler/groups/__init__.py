@@ -13,6 +13,7 @@ S S^T with `gram=True`.
 """
 
 from .diagonal import DiagonalResult, diagonal_descramble
+from .haar import random_rotation
 from .network import InvarianceReport, check_invariance, second_layer_gram, second_layer_signals
 from .objective import smoothness_objective
 from .permutation import permutation_descramble, signed_permutation_matrix, symmetry_between
@@ -20,6 +21,6 @@ from .solve import DescrambleResult, descramble
 
 __all__ = [
     "DescrambleResult", "DiagonalResult", "InvarianceReport", "check_invariance", "descramble",
-    "diagonal_descramble", "permutation_descramble", "second_layer_gram", "second_layer_signals",
+    "diagonal_descramble", "permutation_descramble", "random_rotation", "second_layer_gram", "second_layer_signals",
     "signed_permutation_matrix", "smoothness_objective", "symmetry_between",
 ]

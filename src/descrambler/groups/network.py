@@ -8,6 +8,7 @@ import dataclasses
 import numpy as np
 
 from .._validate import as_array, positive_int
+from ..nets.architectures import linear_layers
 from .objective import check_orthogonal
 
 
@@ -77,14 +78,6 @@ class InvarianceReport:
     inputs: int
 
 
-def _linear_positions(model) -> list[int]:
-    import torch
-
-    if not isinstance(model, torch.nn.Sequential):
-        raise ValueError(f"model: expected a torch.nn.Sequential, got {type(model).__name__}")
-    return [i for i, module in enumerate(model) if isinstance(module, torch.nn.Linear)]
-
-
 def default_inputs(n_in: int, count: int = 64, seed: int = 0) -> np.ndarray:
     """`count` test inputs (rows): library traces when `n_in` is 256, else uniform in [0, 1]."""
     if n_in == 256:
@@ -100,7 +93,7 @@ def rotate_hidden_layer(model, P, layer: int):
     Elementwise activations in between commute only with signed permutations."""
     import torch
 
-    positions = _linear_positions(model)
+    positions = linear_layers(model)
     layer = positive_int(layer, "layer")
     if layer >= len(positions):
         raise ValueError(f"layer: hidden layer {layer} needs a following Linear; the model has "
@@ -130,7 +123,7 @@ def check_invariance(model, P, layer: int, inputs=None) -> InvarianceReport:
     import torch
 
     rotated = rotate_hidden_layer(model, P, layer)
-    n_in = model[_linear_positions(model)[0]].in_features
+    n_in = model[linear_layers(model)[0]].in_features
     x = default_inputs(n_in) if inputs is None else as_array(inputs, "inputs", ndim=2)
     if x.shape[1] != n_in:
         raise ValueError(f"inputs: expected shape (batch, {n_in}), got {x.shape}")
