@@ -13,7 +13,7 @@ from descrambler.groups.cayley import (cayley, chart_gradient, generator, lower_
                                        smoothness_problem)
 from descrambler.groups.diagonal import diagonal_criterion, diagonal_problem
 from descrambler.groups.exact import degeneracy
-from descrambler.groups.objective import derivative_matrix, smoothness_eigen
+from descrambler.groups.objective import derivative_matrix
 from descrambler.groups.permutation import move_deltas
 from descrambler.groups.solve import prepare
 

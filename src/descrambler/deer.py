@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.interpolate import PchipInterpolator
 from scipy.special import fresnel, roots_legendre
 from threadpoolctl import threadpool_limits
@@ -31,7 +32,7 @@ EXPERIMENTS = ("deer", "ridme")
 BLOCK_SIZE = 4096
 
 
-def dipolar_frequency(r) -> np.ndarray:
+def dipolar_frequency(r: ArrayLike) -> np.ndarray:
     """Dipolar frequency D(r) / (2 pi) in MHz for distances `r` in nm."""
     r = as_array(r, "r")
     if np.any(r <= 0):
@@ -39,7 +40,7 @@ def dipolar_frequency(r) -> np.ndarray:
     return DIPOLAR_MHZ / r**3
 
 
-def dipolar_kernel(t, r) -> np.ndarray:
+def dipolar_kernel(t: ArrayLike, r: ArrayLike) -> np.ndarray:
     """Orientation-averaged DEER kernel K(t, r) = int_0^1 cos((1 - 3x^2) D(r) t) dx.
 
     `t` (us, >= 0) and `r` (nm, > 0) are 1-D; returns an array of shape (len(t), len(r)) from the
@@ -61,7 +62,7 @@ def dipolar_kernel(t, r) -> np.ndarray:
     return kernel
 
 
-def dipolar_kernel_by_quadrature(t, r, nodes: int = 4000) -> np.ndarray:
+def dipolar_kernel_by_quadrature(t: ArrayLike, r: ArrayLike, nodes: int = 4000) -> np.ndarray:
     """The kernel of `dipolar_kernel` by direct Gauss-Legendre integration over x = cos(theta).
 
     An independent check of the closed form; `nodes` must resolve (1 - 3x^2) D t, i.e. a few nodes

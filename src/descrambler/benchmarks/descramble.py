@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 
+import numpy as np
+
 from . import median_seconds, record
 
 SIGNALS = ("library", "smooth", "gaussian")
@@ -35,10 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gram-chunk", type=int, default=62_500, help="traces per streamed chunk")
 
 
-def benchmark_gram(kind: str, n: int, seed: int) -> "np.ndarray":
+def benchmark_gram(kind: str, n: int, seed: int) -> np.ndarray:
     """The Gram matrix S S^T (n x n) of the benchmark signals `kind` (module docstring)."""
-    import numpy as np
-
     rng = np.random.default_rng(seed)
     if kind == "library":
         from ..deer import make_library

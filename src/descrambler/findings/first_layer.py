@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import stats
 
 from .._validate import non_negative_int, positive, positive_int
@@ -29,7 +30,7 @@ class Notch:
     neighbours: int
 
 
-def notch(W, min_link_frequency: int = 1, neighbours: int = 3) -> Notch:
+def notch(W: ArrayLike, min_link_frequency: int = 1, neighbours: int = 3) -> Notch:
     """Depth of the notch at zero input frequency, dB (see `Notch`)."""
     energy, bins = folded_energy(W)
     min_link_frequency = non_negative_int(min_link_frequency, "min_link_frequency")
@@ -66,7 +67,7 @@ class Bandpass:
     energy_per_bin: np.ndarray
 
 
-def bandpass(W, dt: float, distance_limits: tuple[float, float], fraction: float = 0.9) -> Bandpass:
+def bandpass(W: ArrayLike, dt: float, distance_limits: tuple[float, float], fraction: float = 0.9) -> Bandpass:
     """Measure the input-frequency band of W (time step `dt` in us, distances (rmin, rmax) in nm)."""
     energy, bins = folded_energy(W)
     frequency = input_frequencies(weight_matrix(W).shape[1], dt)
@@ -114,7 +115,7 @@ class FrequencyRidge:
     used: np.ndarray
 
 
-def frequency_ridge(W, dt: float, min_contrast_db: float = 10.0) -> FrequencyRidge:
+def frequency_ridge(W: ArrayLike, dt: float, min_contrast_db: float = 10.0) -> FrequencyRidge:
     """Power-law fit of the ridge of the folded 2-D spectrum (see `FrequencyRidge`)."""
     energy, bins = folded_energy(W)
     per_bin = energy / bins
@@ -151,7 +152,7 @@ class Multiplexing:
     channel_energy: np.ndarray
 
 
-def channel_profiles(W) -> tuple[np.ndarray, np.ndarray]:
+def channel_profiles(W: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """(profiles, energy): for each link frequency 1..n_link//2, the energy per input-frequency bin
     normalised to unit sum (zeros for an empty channel), and the channel's total energy."""
     energy, bins = folded_energy(W)
@@ -168,7 +169,7 @@ def _channel_overlap(W) -> tuple[float, np.ndarray, np.ndarray]:
     return float((bhattacharyya * pair_weight).sum() / pair_weight.sum()), profiles, weight
 
 
-def multiplexing(W, dt: float, n_random: int = 20, seed: int = 0) -> Multiplexing:
+def multiplexing(W: ArrayLike, dt: float, n_random: int = 20, seed: int = 0) -> Multiplexing:
     """Overlap of the link-frequency channels of W against randomly rotated copies (see `Multiplexing`)."""
     W = weight_matrix(W)
     n_random = positive_int(n_random, "n_random")

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .first_layer import Bandpass, FrequencyRidge
 from .second_layer import SinusoidFit
@@ -20,7 +21,7 @@ PASS_BAND_COLOUR = "tab:green"
 FIT_COLOUR = "tab:red"
 
 
-def weights_image(ax: plt.Axes, W: np.ndarray, title: str, *, x=None, xlabel: str = "input time (µs)",
+def weights_image(ax: plt.Axes, W: np.ndarray, title: str, *, x: ArrayLike=None, xlabel: str = "input time (µs)",
                   ylabel: str = "link (inner neuron) index", x_is_rows: bool = False) -> None:
     """Image of a weight matrix, symmetric colour limits. `x`: physical coordinate of the columns
     (or of the rows, drawn along the vertical axis, with `x_is_rows`)."""

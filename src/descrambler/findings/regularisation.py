@@ -11,15 +11,21 @@ phi_i ~ scale * sigma_i^2 / (sigma_i^2 + alpha^2).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dataclasses
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.optimize import curve_fit
 
 from .._validate import as_array
 
+if TYPE_CHECKING:
+    import torch
 
-def jacobians(model, traces) -> np.ndarray:
+
+def jacobians(model: torch.nn.Module, traces: ArrayLike) -> np.ndarray:
     """Jacobians d output / d input of a torch model at each trace: (n_traces, n_out, n_in), float64.
 
     Works on a float64 copy of `model` in evaluation mode; the model itself is left as it was.
@@ -41,7 +47,7 @@ def jacobians(model, traces) -> np.ndarray:
                          for x in traces])
 
 
-def filter_factors(jacobian, kernel) -> tuple[np.ndarray, np.ndarray]:
+def filter_factors(jacobian: ArrayLike, kernel: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """(sigma, phi): singular values of `kernel` (n_time x n_dist) and the filter factors of the linear
     map `jacobian` (n_dist x n_time), or of each of a stack of them (n, n_dist, n_time): phi (n, n_dist)."""
     J = as_array(jacobian, "jacobian")
@@ -53,7 +59,7 @@ def filter_factors(jacobian, kernel) -> tuple[np.ndarray, np.ndarray]:
     return sigma, sigma * np.sum((Vt @ J) * U.T, axis=-1)
 
 
-def tikhonov_factors(sigma, alpha: float) -> np.ndarray:
+def tikhonov_factors(sigma: ArrayLike, alpha: float) -> np.ndarray:
     """Tikhonov filter factors sigma^2 / (sigma^2 + alpha^2)."""
     sigma = np.asarray(sigma, dtype=float)
     return sigma**2 / (sigma**2 + alpha**2)
@@ -68,7 +74,7 @@ class TikhonovFit:
     r_squared: float
 
 
-def fit_tikhonov(sigma, phi) -> TikhonovFit:
+def fit_tikhonov(sigma: ArrayLike, phi: ArrayLike) -> TikhonovFit:
     """Least-squares fit of filter factors `phi` at singular values `sigma` by a scaled Tikhonov filter."""
     sigma = as_array(sigma, "sigma", ndim=1)
     phi = as_array(phi, "phi", ndim=1)

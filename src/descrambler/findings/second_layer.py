@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+from numpy.typing import ArrayLike
 from numpy.polynomial import chebyshev
 from scipy.optimize import minimize_scalar
 
@@ -48,7 +49,7 @@ def _sinusoid_residual(v: np.ndarray, frequency: float) -> tuple[float, np.ndarr
     return float(((v - fitted) ** 2).sum()), coefficients, fitted
 
 
-def sinusoid_fit(v) -> SinusoidFit:
+def sinusoid_fit(v: ArrayLike) -> SinusoidFit:
     """Best single sinusoid (with offset) of any frequency in (0, n/2], by grid search and refinement."""
     v = _vector(v, "v")
     grid = np.arange(0.25, v.size / 2 + 1e-9, 0.25)
@@ -63,7 +64,7 @@ def _uniform_grid(n: int) -> np.ndarray:
     return np.linspace(-1.0, 1.0, n)
 
 
-def chebyshev_fit(u, degree: int) -> float:
+def chebyshev_fit(u: ArrayLike, degree: int) -> float:
     """The reference's test: R^2 of u (mean removed) against one Chebyshev polynomial T_degree
     (scaled, mean removed) on a uniform grid over [-1, 1]. NaN for degree 0, whose mean-removed
     polynomial is zero."""
@@ -75,7 +76,7 @@ def chebyshev_fit(u, degree: int) -> float:
     return _r_squared(u - u.mean(), chebyshev_curve(u, degree))
 
 
-def chebyshev_curve(u, degree: int) -> np.ndarray:
+def chebyshev_curve(u: ArrayLike, degree: int) -> np.ndarray:
     """The reference's fit: T_degree on a uniform grid over [-1, 1], mean removed, scaled by least
     squares to u with its mean removed (zeros for degree 0)."""
     u = _vector(u, "u")
@@ -85,7 +86,7 @@ def chebyshev_curve(u, degree: int) -> np.ndarray:
     return polynomial * ((u - u.mean()) @ polynomial / norm) if norm > 0 else np.zeros_like(u)
 
 
-def polynomial_share(u, degree: int) -> float:
+def polynomial_share(u: ArrayLike, degree: int) -> float:
     """The better-posed test: share of the energy of u lying in the polynomials of degree <= `degree`
     on the uniform grid (span of T_0..T_degree), i.e. ||projection||^2 / ||u||^2, in [0, 1]."""
     u = _vector(u, "u")
@@ -112,7 +113,7 @@ class ChebyshevMap:
     subspace_share: float
 
 
-def chebyshev_map(U, count: int = 5) -> ChebyshevMap:
+def chebyshev_map(U: ArrayLike, count: int = 5) -> ChebyshevMap:
     """Compare the first `count` columns of U (output dimension, uniform grid) with T_0..T_(count-1)."""
     U = as_array(U, "U", ndim=2)
     count = positive_int(count, "count")
@@ -137,7 +138,7 @@ class HarmonicVectors:
     frequency: np.ndarray
 
 
-def harmonic_vectors(V, indices) -> HarmonicVectors:
+def harmonic_vectors(V: ArrayLike, indices: ArrayLike) -> HarmonicVectors:
     """Fit a sinusoid to each listed column of V (0-based `indices`)."""
     V = as_array(V, "V", ndim=2)
     indices = np.asarray(indices, dtype=int)
@@ -164,7 +165,7 @@ class GroupEmbedding:
     cos_sin_pairs: int
 
 
-def group_embedding(singular_values, V=None, count: int = 20) -> GroupEmbedding:
+def group_embedding(singular_values: ArrayLike, V: ArrayLike=None, count: int = 20) -> GroupEmbedding:
     """Measure pairing of the first `count` singular values (and, given V, the cos/sin shape of the pairs)."""
     s = as_array(singular_values, "singular_values", ndim=1)
     count = positive_int(count, "count")

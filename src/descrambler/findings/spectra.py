@@ -9,11 +9,12 @@ both signs keeps one quadrant: link frequency 0..n_link//2, input frequency 0..n
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._validate import as_array, positive
 
 
-def weight_matrix(W, name: str = "W") -> np.ndarray:
+def weight_matrix(W: ArrayLike, name: str = "W") -> np.ndarray:
     """`W` as a finite 2-D float array with at least 2 rows and 2 columns."""
     W = as_array(W, name, ndim=2)
     if min(W.shape) < 2:
@@ -26,7 +27,7 @@ def input_frequencies(n_in: int, dt: float) -> np.ndarray:
     return np.arange(n_in // 2 + 1) / (n_in * positive(dt, "dt"))
 
 
-def folded_energy(W) -> tuple[np.ndarray, np.ndarray]:
+def folded_energy(W: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Energy |F|^2 of the 2-D spectrum of W summed over the sign of both frequencies.
 
     Returns (energy, bins): arrays of shape (n_link//2 + 1, n_in//2 + 1); `bins` counts how many
@@ -46,7 +47,7 @@ def folded_energy(W) -> tuple[np.ndarray, np.ndarray]:
     return folded, bins
 
 
-def power_spectrum(signals, dt: float) -> tuple[np.ndarray, np.ndarray]:
+def power_spectrum(signals: ArrayLike, dt: float) -> tuple[np.ndarray, np.ndarray]:
     """(frequency in MHz, mean power per bin) of signals in rows (n, n_points) sampled every `dt` us,
     each with its mean removed, folded over the sign of the frequency like `input_frequencies`."""
     signals = as_array(signals, "signals", ndim=2)
@@ -57,7 +58,7 @@ def power_spectrum(signals, dt: float) -> tuple[np.ndarray, np.ndarray]:
     return input_frequencies(signals.shape[1], dt), power.mean(axis=0)
 
 
-def display_spectrum(W) -> np.ndarray:
+def display_spectrum(W: ArrayLike) -> np.ndarray:
     """The reference figure's folded magnitude, |F| + |F mirrored along the link axis and shifted
     by one|, with zero frequencies centred (fftshift); shape of W."""
     F = np.abs(np.fft.fftshift(np.fft.fft2(weight_matrix(W))))

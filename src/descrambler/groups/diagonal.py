@@ -6,6 +6,7 @@ import dataclasses
 import time
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._validate import as_array, choice, positive, positive_int
 from .cayley import SINGLE_THREADED, ChartProblem, trust_region
@@ -79,7 +80,7 @@ def diagonal_problem(W: np.ndarray, criterion: str) -> ChartProblem:
 
 
 @SINGLE_THREADED
-def diagonal_descramble(W, criterion: str = "sum", method: str | None = None, *, guess=None,
+def diagonal_descramble(W: ArrayLike, criterion: str = "sum", method: str | None = None, *, guess: ArrayLike=None,
                         max_iter: int = 500, tol: float = 1e-12,
                         progress: bool | None = None) -> DiagonalResult:
     """The rotation P in SO(n) that maximises the diagonal of P W (W square, e.g. a weight matrix).

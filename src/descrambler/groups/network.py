@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import copy
 import dataclasses
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._validate import as_array, positive_int
 from ..nets.architectures import linear_layers
 from .objective import check_orthogonal
+
+if TYPE_CHECKING:
+    import torch
 
 
 def _spectral_norm_squared(gram: np.ndarray) -> float:
     return float(np.linalg.eigvalsh(gram)[-1])
 
 
-def second_layer_signals(W1, b1, W2, X, *, include_bias: bool = True) -> np.ndarray:
+def second_layer_signals(W1: ArrayLike, b1: ArrayLike, W2: ArrayLike, X: ArrayLike, *,
+                         include_bias: bool = True) -> np.ndarray:
     """The paper's second-layer signals S2 = [m W2^T, tanh(W1 X + b1)], shape (h, n_out + N).
 
     `W1` (h, n_in), `b1` (h,), `W2` (n_out, h); `X` (n_in, N): inputs in columns.
@@ -44,7 +51,7 @@ def second_layer_signals(W1, b1, W2, X, *, include_bias: bool = True) -> np.ndar
     return np.hstack([m * W2.T, post])
 
 
-def second_layer_gram(W2, gram_post, gram_post_without_bias) -> np.ndarray:
+def second_layer_gram(W2: ArrayLike, gram_post: ArrayLike, gram_post_without_bias: ArrayLike) -> np.ndarray:
     """S2 S2^T = m^2 W2^T W2 + G_post from streamed Gram matrices, shape (h, h).
 
     `gram_post`: tanh(W1 X + b1) tanh(W1 X + b1)^T (or without the bias, as the reference);
@@ -87,7 +94,7 @@ def default_inputs(n_in: int, count: int = 64, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).uniform(0.0, 1.0, (count, n_in)).astype(np.float32)
 
 
-def rotate_hidden_layer(model, P, layer: int):
+def rotate_hidden_layer(model: torch.nn.Module, P: ArrayLike, layer: int):
     """A float64 copy of `model` with hidden layer `layer` (1-based, the k-th Linear's output)
     rotated by P: that Linear's weight and bias become P W and P b, the next Linear's weight W P^T.
     Elementwise activations in between commute only with signed permutations."""
@@ -111,7 +118,7 @@ def rotate_hidden_layer(model, P, layer: int):
     return rotated
 
 
-def check_invariance(model, P, layer: int, inputs=None) -> InvarianceReport:
+def check_invariance(model: torch.nn.Module, P: ArrayLike, layer: int, inputs: ArrayLike=None) -> InvarianceReport:
     """Insert P^T P around hidden layer `layer` and measure the change of the network's output.
 
     `model`: torch.nn.Sequential of Linear layers and elementwise activations; `layer`: 1-based

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._validate import as_array, choice
 
@@ -107,7 +108,7 @@ def smoothness_eigen(n: int, derivative: str = "fourier") -> tuple[np.ndarray, n
     return _operator(n, derivative)[1:]
 
 
-def signal_gram(S, *, gram: bool = False, name: str = "S") -> np.ndarray:
+def signal_gram(S: ArrayLike, *, gram: bool = False, name: str = "S") -> np.ndarray:
     """The Gram matrix S S^T (float64), checked: finite, 2-D, at least 2 rows.
 
     With `gram=True`, `S` already is the Gram matrix: it must be square and symmetric (to a
@@ -144,7 +145,7 @@ def normalise_gram(C: np.ndarray, name: str = "S") -> tuple[np.ndarray, np.ndarr
     return C * scale, np.clip(values[::-1] * scale, 0.0, None), vectors[:, ::-1]
 
 
-def check_orthogonal(P, n: int, name: str = "P") -> np.ndarray:
+def check_orthogonal(P: ArrayLike, n: int, name: str = "P") -> np.ndarray:
     """`P` as a float64 (n, n) array, requiring max |P^T P - I| <= 1e-6."""
     P = as_array(P, name, ndim=2)
     if P.shape != (n, n):
@@ -160,7 +161,7 @@ def trace_objective(P: np.ndarray, L: np.ndarray, C: np.ndarray) -> float:
     return float(np.sum((L @ P) * (P @ C)))
 
 
-def smoothness_objective(P, S, *, gram: bool = False, derivative: str = "fourier") -> float:
+def smoothness_objective(P: ArrayLike, S: ArrayLike, *, gram: bool = False, derivative: str = "fourier") -> float:
     """The paper's normalised Tikhonov smoothness eta(P) = trace(L P C P^T) of the signals P S.
 
     `P`: orthogonal (n, n). `S`: signals, neurons in rows (n, N), or with `gram=True` the Gram

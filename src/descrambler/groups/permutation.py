@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._validate import positive_int
 from ..progress import progress_bar
@@ -159,7 +160,7 @@ def _free_det_fix(order: np.ndarray, signs: np.ndarray, derivative: str):
 
 
 @SINGLE_THREADED
-def permutation_descramble(S, *, gram: bool = False, derivative: str = "fourier", starts: int = 8,
+def permutation_descramble(S: ArrayLike, *, gram: bool = False, derivative: str = "fourier", starts: int = 8,
                            max_moves: int | None = None, progress: bool | None = None
                            ) -> DescrambleResult:
     """The signed permutation P that makes the signals P S smoothest (module docstring: how).

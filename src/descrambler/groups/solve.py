@@ -6,6 +6,7 @@ import dataclasses
 import time
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._validate import choice, positive, positive_int
 from .cayley import SINGLE_THREADED, lbfgs_reference, smoothness_problem, trust_region
@@ -73,7 +74,7 @@ class Problem:
         return float(self.lam @ self.mu)
 
 
-def prepare(S, gram: bool, derivative: str) -> Problem:
+def prepare(S: ArrayLike, gram: bool, derivative: str) -> Problem:
     """Check and normalise the signals (or Gram matrix) and the operator of `derivative`."""
     choice(derivative, "derivative", DERIVATIVES)
     C = signal_gram(S, gram=gram)
@@ -94,8 +95,8 @@ def _rotation(P, n: int, name: str) -> np.ndarray:
 
 
 @SINGLE_THREADED
-def descramble(S, method: str = "cayley", *, gram: bool = False, derivative: str = "fourier",
-               guess=None, max_iter: int | None = None, tol: float | None = None,
+def descramble(S: ArrayLike, method: str = "cayley", *, gram: bool = False, derivative: str = "fourier",
+               guess: ArrayLike=None, max_iter: int | None = None, tol: float | None = None,
                reference_settings: bool = False, progress: bool | None = None) -> DescrambleResult:
     """The rotation P in SO(n) minimising the paper's smoothness eta(P) = trace(L P C P^T).
 

@@ -7,13 +7,19 @@ of the main-peak position in nm.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import functools
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._validate import as_array, positive_int
 from ..deer import Library, LibraryConfig, make_library
 from .predict import predict
+
+if TYPE_CHECKING:
+    import torch
 
 #: Seed of the validation library. Training libraries use seeds derived from (seed, epoch) that
 #: `descrambler.nets.training` keeps distinct from this one.
@@ -38,14 +44,14 @@ def unit_sum(p: np.ndarray) -> np.ndarray:
     return np.divide(p, total, out=np.zeros_like(p), where=total != 0)
 
 
-def relative_error(predicted, true) -> np.ndarray:
+def relative_error(predicted: ArrayLike, true: ArrayLike) -> np.ndarray:
     """Per row: ||p_hat - p||_2 / ||p||_2 with both rows normalised to unit sum first."""
     predicted, true = _pair(predicted, true)
     p_hat, p = unit_sum(predicted), unit_sum(true)
     return np.linalg.norm(p_hat - p, axis=1) / np.linalg.norm(p, axis=1)
 
 
-def peak_error(predicted, true, r) -> np.ndarray:
+def peak_error(predicted: ArrayLike, true: ArrayLike, r: ArrayLike) -> np.ndarray:
     """Per row: |r[argmax p_hat] - r[argmax p]|, nm, the error of the main-peak position."""
     predicted, true = _pair(predicted, true)
     r = as_array(r, "r", ndim=1)
@@ -54,7 +60,7 @@ def peak_error(predicted, true, r) -> np.ndarray:
     return np.abs(r[predicted.argmax(axis=1)] - r[true.argmax(axis=1)])
 
 
-def summary(predicted, true, r) -> dict:
+def summary(predicted: ArrayLike, true: ArrayLike, r: ArrayLike) -> dict:
     """Medians (and quartiles of the relative error) of the metrics over the rows.
 
     The peak error comes in whole steps of the distance grid (0.0186 nm by default), so its median
@@ -76,7 +82,7 @@ def validation_library(config: LibraryConfig | None = None, n: int = N_VALIDATIO
     return make_library(positive_int(n, "n"), LibraryConfig() if config is None else config, seed)
 
 
-def evaluate(model, library: Library | None = None) -> dict:
+def evaluate(model: torch.nn.Module, library: Library | None = None) -> dict:
     """`summary` of `model`'s predictions on `library` (default: the validation library)."""
     library = validation_library() if library is None else library
     return summary(predict(model, library.traces), library.distributions, library.r)

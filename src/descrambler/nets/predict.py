@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 import torch
 from torch import nn
 
@@ -10,7 +11,7 @@ from .._validate import as_array, positive_int
 from .architectures import linear_layers
 
 
-def check_inputs(model: nn.Module, x, name: str = "x") -> np.ndarray:
+def check_inputs(model: nn.Module, x: ArrayLike, name: str = "x") -> np.ndarray:
     """`x` as a finite float32 array (N, n_in) matching the first Linear layer of `model`."""
     first = model[linear_layers(model)[0]]
     x = as_array(x, name, dtype=np.float32)
@@ -36,7 +37,7 @@ def outputs(model: nn.Module, x: np.ndarray, batch_size: int = 8192) -> np.ndarr
     return np.concatenate(parts)
 
 
-def predict(model: nn.Module, traces, batch_size: int = 8192) -> np.ndarray:
+def predict(model: nn.Module, traces: ArrayLike, batch_size: int = 8192) -> np.ndarray:
     """Distance distributions (float64, each row sums to 1) for boxed `traces`, (N, n_in) or (n_in,).
 
     Negative outputs (a linear output layer rings below zero) are set to zero before normalising:

@@ -13,6 +13,7 @@ import contextlib
 from collections.abc import Iterable, Iterator
 
 import numpy as np
+from numpy.typing import ArrayLike
 import torch
 from torch import nn
 
@@ -64,7 +65,7 @@ def _tapping(model: nn.Module) -> Iterator[None]:
         model.train(was_training)
 
 
-def wiretap(model: nn.Module, x, layer: int, where: str = "pre", bias: bool = False) -> np.ndarray:
+def wiretap(model: nn.Module, x: ArrayLike, layer: int, where: str = "pre", bias: bool = False) -> np.ndarray:
     """Inner signals S (n_neurons, N), float64, of hidden layer `layer` for inputs `x` (N, n_in).
 
     `where="pre"`: W h (+ b if `bias`), h being the layer's input; `where="post"`: the activation
@@ -84,7 +85,7 @@ def _chunks(x, chunk_size: int) -> Iterable:
     return x
 
 
-def gram(model: nn.Module, x, layer: int, where: str = "pre", bias: bool = False,
+def gram(model: nn.Module, x: ArrayLike, layer: int, where: str = "pre", bias: bool = False,
          chunk_size: int = 65536) -> np.ndarray:
     """S S^T (n_neurons, n_neurons), float64, streamed: S is never held in memory.
 
