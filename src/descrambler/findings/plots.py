@@ -55,11 +55,13 @@ def spectrum_image(ax: plt.Axes, W: np.ndarray, dt: float, title: str, pass_band
     plt.colorbar(image, ax=ax, label="|F| folded (dB)")
 
 
-def power_db(ax: plt.Axes, frequency: np.ndarray, power: np.ndarray, label: str = "", **style) -> None:
-    """A power (or energy) spectrum in dB relative to its own maximum, against frequency in MHz."""
+def power_db(ax: plt.Axes, frequency: np.ndarray, power: np.ndarray, label: str = "", *,
+             floor_db: float = -60.0, **style) -> None:
+    """A power (or energy) spectrum in dB relative to its own maximum, against frequency in MHz; the axis
+    stops at `floor_db` (a removed mean leaves an empty zero-frequency bin)."""
     with np.errstate(divide="ignore"):
         ax.plot(frequency, 10 * np.log10(power / power.max()), label=label or None, **style)
-    ax.set(xlabel="input frequency (MHz)", ylabel="relative power per bin (dB)")
+    ax.set(xlabel="input frequency (MHz)", ylabel="relative power per bin (dB)", ylim=(floor_db, 3))
 
 
 def input_energy(ax: plt.Axes, result: Bandpass, label: str = "") -> None:
