@@ -15,7 +15,7 @@ def n_parameters(model):
     return sum(p.numel() for p in model.parameters())
 
 
-@pytest.mark.parametrize("output, last", [("sigmoid", nn.Sigmoid), ("softplus", nn.Softplus), ("linear", nn.Linear)])
+@pytest.mark.parametrize("output, last", [("logsig", nn.Sigmoid), ("softplus", nn.Softplus), ("linear", nn.Linear)])
 def test_two_layer_shapes_and_parameter_count(output, last):
     model = two_layer(output=output)
     assert isinstance(model, nn.Sequential) and isinstance(model[-1], last)

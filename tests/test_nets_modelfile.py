@@ -29,7 +29,7 @@ def saved(tmp_path):
     return model, path
 
 
-@pytest.mark.parametrize("builder", [lambda: two_layer(output="sigmoid"), lambda: deep(hidden=(32, 16)),
+@pytest.mark.parametrize("builder", [lambda: two_layer(output="logsig"), lambda: deep(hidden=(32, 16)),
                                      lambda: denoiser(hidden=(20,))])
 def test_save_then_load_gives_identical_outputs(tmp_path, builder):
     torch.manual_seed(1)

@@ -11,7 +11,7 @@ from descrambler.nets import DEFAULT_TRAIN_CONFIG, TrainConfig, denoiser, train,
 from descrambler.nets.metrics import VALIDATION_SEED
 from descrambler.nets.training import library_seed, targets
 
-SMALL = TrainConfig(epochs=3, n_train=3000, batch_size=64, learning_rate=3e-3, n_validation=400)
+SMALL = TrainConfig(epochs=3, n_train=3000, batch_size=64, learning_rate=1e-2, n_validation=400)
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ def test_incoming_weights_and_global_rng_do_not_matter(trained):
 def test_fresh_data_and_schedules_run():
     config = dataclasses.replace(SMALL, epochs=2, n_train=1000, fresh_data=True, schedule="halving", halve_every=1)
     _, history = train(two_layer(n_hidden=8), config, seed=1)
-    assert history["learning_rate"] == pytest.approx([3e-3, 1.5e-3])
+    assert history["learning_rate"] == pytest.approx([1e-2, 5e-3])
     assert history["data_seconds"][1] > history["data_seconds"][0]  # a library per epoch
 
 
@@ -136,3 +136,27 @@ def test_thread_count_does_not_change_the_weights_and_is_restored(trained):
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), two.state_dict().values()))
     with pytest.raises(ValueError, match="threads: must be a positive integer"):
         train(two_layer(), SMALL, threads=0)
+
+
+def test_full_batch_lbfgs_learns():
+    config = dataclasses.replace(SMALL, optimiser="lbfgs", epochs=3, lbfgs_iterations=10, n_train=2000)
+    _, history = train(two_layer(n_hidden=16), config, seed=2)
+    assert history["val_rel_error"][-1] < history["initial"]["median_rel_error"] - 0.1
+    assert history["learning_rate"] == [1.0, 1.0, 1.0]  # unused by L-BFGS, recorded as 1
+
+
+def test_patience_stops_and_keeps_the_best_epoch():
+    # a learning rate far too large makes the validation error worsen after the first epochs
+    config = dataclasses.replace(SMALL, epochs=8, learning_rate=0.5, schedule="constant", patience=2)
+    model, history = train(two_layer(n_hidden=8), config, seed=3)
+    errors = history["val_rel_error"]
+    best = history["best_epoch"]
+    assert errors[best - 1] == min(errors)
+    assert len(errors) == min(config.epochs, best + config.patience)
+    assert history["final"]["median_rel_error"] == pytest.approx(min(errors))
+
+
+@pytest.mark.parametrize("field, value", [("optimiser", "sgd"), ("patience", 0), ("lbfgs_iterations", 0)])
+def test_bad_training_options_name_the_field(field, value):
+    with pytest.raises(ValueError, match=field):
+        dataclasses.replace(SMALL, **{field: value})

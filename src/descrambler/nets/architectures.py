@@ -14,8 +14,8 @@ from torch import nn
 
 from .._validate import choice, positive_int
 
-#: Output activations a builder accepts.
-OUTPUTS = ("linear", "sigmoid", "softplus")
+#: Output activations a builder accepts; "logsig" is the logistic sigmoid (MATLAB's name, the paper's word).
+OUTPUTS = ("linear", "logsig", "softplus")
 #: Hidden activations a builder accepts.
 ACTIVATIONS = ("tanh", "softplus", "sigmoid", "relu")
 
@@ -29,7 +29,7 @@ class MeanNormalise(nn.Module):
 
 def _activation(name: str, argument: str) -> nn.Module | None:
     modules = {"linear": None, "tanh": nn.Tanh, "softplus": nn.Softplus, "sigmoid": nn.Sigmoid,
-               "relu": nn.ReLU}
+               "logsig": nn.Sigmoid, "relu": nn.ReLU}
     choice(name, argument, modules)
     return None if modules[name] is None else modules[name]()
 
@@ -60,11 +60,12 @@ def _stack(name: str, arguments: dict, widths: Sequence[int], activation: str, o
     return model
 
 
-def two_layer(n_in: int = 256, n_hidden: int = 80, n_out: int = 256, output: str = "softplus") -> nn.Sequential:
+def two_layer(n_in: int = 256, n_hidden: int = 80, n_out: int = 256, output: str = "logsig") -> nn.Sequential:
     """The paper's analysed DEERNet: Linear(n_in, n_hidden) + tanh + Linear(n_hidden, n_out) + `output`.
 
-    `output` is one of OUTPUTS; the paper's choice is undocumented (the 2018 DEERNet used a sigmoid
-    with targets scaled to a maximum of 0.75). Chapter 2 compares them; the default is the best measured.
+    `output` is one of OUTPUTS. The default is the paper's: "fully connected > sigmoidal function >
+    fully connected > logsig function > vector regression" (the logistic sigmoid keeps the output, a
+    probability density, positive). "softplus" (the production DEERNet's output) and "linear" are variants.
     """
     widths = [positive_int(n, name) for n, name in ((n_in, "n_in"), (n_hidden, "n_hidden"), (n_out, "n_out"))]
     choice(output, "output", OUTPUTS)
