@@ -5,6 +5,7 @@ and the reading of a measured trace. Times are in microseconds (us), distances i
 from __future__ import annotations
 
 import dataclasses
+import numbers
 import os
 import re
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.interpolate import PchipInterpolator
-from scipy.special import fresnel, roots_legendre
+from scipy.special import fresnel, ndtr, roots_legendre
 from threadpoolctl import threadpool_limits
 
 from ._validate import as_array, choice, non_negative_int, positive, positive_int
@@ -28,6 +29,10 @@ DIPOLAR_ANGULAR = MU0 * GAMMA_ELECTRON**2 * HBAR / (4 * np.pi) / 1e-27 * 1e-6
 DIPOLAR_MHZ = DIPOLAR_ANGULAR / (2 * np.pi)
 
 EXPERIMENTS = ("deer", "ridme")
+#: Choices of the LibraryConfig fields of the same names.
+NORMALISATIONS = ("box", "first_last")
+FWHM_REFERENCES = ("range", "distance")
+PEAK_POSITIONS = ("triangular", "uniform")
 #: Traces generated per random stream; fixed, so a (n, seed) pair always gives the same arrays.
 BLOCK_SIZE = 4096
 
@@ -40,14 +45,21 @@ def dipolar_frequency(r: ArrayLike) -> np.ndarray:
     return DIPOLAR_MHZ / r**3
 
 
-def dipolar_kernel(t: ArrayLike, r: ArrayLike) -> np.ndarray:
-    """Orientation-averaged DEER kernel K(t, r) = int_0^1 cos((1 - 3x^2) D(r) t) dx.
+def _exchange(exchange_mhz) -> float:
+    return float(as_array(exchange_mhz, "exchange_mhz", ndim=0))
 
-    `t` (us, >= 0) and `r` (nm, > 0) are 1-D; returns an array of shape (len(t), len(r)) from the
-    Fresnel-integral closed form, without distance-step weights; K(0, r) = 1.
+
+def dipolar_kernel(t: ArrayLike, r: ArrayLike, exchange_mhz: float = 0.0) -> np.ndarray:
+    """Orientation-averaged DEER kernel K(t, r) = int_0^1 cos(((1 - 3x^2) D(r) + 2 pi J) t) dx.
+
+    `t` (us, >= 0) and `r` (nm, > 0) are 1-D; `exchange_mhz` is the exchange coupling J in MHz
+    (0: none). Returns an array of shape (len(t), len(r)) from the Fresnel-integral closed form
+    Re[exp(i (D + 2 pi J) t) sqrt(pi / (6 D t)) (C(z) - i S(z))], z = sqrt(6 D t / pi), without
+    distance-step weights; K(0, r) = 1.
     """
     t = as_array(t, "t", ndim=1)
     r = as_array(r, "r", ndim=1)
+    exchange_mhz = _exchange(exchange_mhz)
     if t.size == 0 or r.size == 0:
         raise ValueError("t, r: need at least one time and one distance")
     if np.any(t < 0):
@@ -56,21 +68,38 @@ def dipolar_kernel(t: ArrayLike, r: ArrayLike) -> np.ndarray:
         raise ValueError("r: distances must be > 0 nm")
     phase = np.outer(t, DIPOLAR_ANGULAR / r**3)  # rad
     fresnel_s, fresnel_c = fresnel(np.sqrt(6 * phase / np.pi))
+    # J = 0 keeps the phase untouched, so the kernel is bit-identical to the kernel without exchange
+    total = phase if exchange_mhz == 0 else phase + (2 * np.pi * exchange_mhz * t)[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
-        kernel = np.sqrt(np.pi / (6 * phase)) * (np.cos(phase) * fresnel_c + np.sin(phase) * fresnel_s)
-    kernel[phase == 0] = 1.0
+        kernel = np.sqrt(np.pi / (6 * phase)) * (np.cos(total) * fresnel_c + np.sin(total) * fresnel_s)
+    kernel[phase == 0] = 1.0  # t = 0: cos(2 pi J 0) = 1
     return kernel
 
 
-def dipolar_kernel_by_quadrature(t: ArrayLike, r: ArrayLike, nodes: int = 4000) -> np.ndarray:
+def _dipolar_sine_kernel(t: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Ks(t, r) = int_0^1 sin((1 - 3x^2) D(r) t) dx, the imaginary part of the kernel's closed form.
+
+    With it, the kernel with exchange J is cos(2 pi J t) K(t, r) - sin(2 pi J t) Ks(t, r).
+    """
+    phase = np.outer(t, DIPOLAR_ANGULAR / r**3)
+    fresnel_s, fresnel_c = fresnel(np.sqrt(6 * phase / np.pi))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kernel = np.sqrt(np.pi / (6 * phase)) * (np.sin(phase) * fresnel_c - np.cos(phase) * fresnel_s)
+    kernel[phase == 0] = 0.0
+    return kernel
+
+
+def dipolar_kernel_by_quadrature(t: ArrayLike, r: ArrayLike, nodes: int = 4000,
+                                 exchange_mhz: float = 0.0) -> np.ndarray:
     """The kernel of `dipolar_kernel` by direct Gauss-Legendre integration over x = cos(theta).
 
     An independent check of the closed form; `nodes` must resolve (1 - 3x^2) D t, i.e. a few nodes
-    per oscillation: 4000 nodes are exact to ~1e-12 for D t up to ~2000 rad.
+    per oscillation: 4000 nodes are exact to ~1e-12 for D t up to ~2000 rad. `exchange_mhz`: J, MHz.
     """
     t = as_array(t, "t", ndim=1)
     r = as_array(r, "r", ndim=1)
     nodes = positive_int(nodes, "nodes")
+    exchange_mhz = _exchange(exchange_mhz)
     if np.any(t < 0):
         raise ValueError("t: times must be >= 0 us")
     if np.any(r <= 0):
@@ -79,7 +108,8 @@ def dipolar_kernel_by_quadrature(t: ArrayLike, r: ArrayLike, nodes: int = 4000) 
     x, w = (x + 1) / 2, w / 2  # map [-1, 1] to [0, 1]
     angular = 1 - 3 * x**2
     frequency = DIPOLAR_ANGULAR / r**3
-    return np.stack([np.cos(np.multiply.outer(ti * frequency, angular)) @ w for ti in t])
+    return np.stack([np.cos(np.multiply.outer(ti * frequency, angular) + 2 * np.pi * exchange_mhz * ti) @ w
+                     for ti in t])
 
 
 def distance_range(dt: float, tmax: float, experiment: str = "deer") -> tuple[float, float]:
@@ -97,15 +127,35 @@ def distance_range(dt: float, tmax: float, experiment: str = "deer") -> tuple[fl
     return float(np.cbrt(steps_min * DIPOLAR_MHZ * dt)), float(np.cbrt(periods_max * DIPOLAR_MHZ * tmax))
 
 
+def _non_negative_float(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0:
+        raise ValueError(f"{name}: must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
 @dataclasses.dataclass(frozen=True)
 class LibraryConfig:
-    """DEERNet's training database (library_dd.m defaults). Times in us, distances in nm.
+    """A DEER training database; the defaults are DEERNet's library_dd.m. Times in us, distances in nm.
 
-    Peaks: 1..`max_peaks` Gaussians, positions triangular on the supported distance range
-    (favouring short distances), FWHM between `min_fwhm_fraction` of the position and
-    `max_fwhm_fraction` of the range (favouring narrow), amplitudes U(0, 1).
-    Trace: (1 - depth + depth F) B with B = exp(-(k t)^(d/3)), Gaussian noise of RMS
-    u * `max_noise_fraction` * depth, u ~ U(0, 1); boxed to [0, 1].
+    Peaks: `min_peaks`..`max_peaks` of them (integer uniform), amplitudes U(0, 1], positions r0 on
+    the supported distance range [rmin, rmax]: `peak_positions` "triangular" (default)
+    r0 = rmin + (rmax - rmin) |u1 + u2 - 1| (favouring short distances) or "uniform".
+    FWHM between `min_fwhm_fraction` * r0 and a widest FWHM of `max_fwhm_fraction` times the
+    distance range (`fwhm_reference` "range", default) or times r0 ("distance", the 2018 DEERNet),
+    sampled as narrowest + (widest - narrowest) |u3 + u4 - 1| (favouring narrow).
+    Shape: Gaussian for `max_skew` = 0 (default); otherwise each peak is a skew normal
+    2 phi(z) Phi(alpha z), z = (r - r0) / sigma, alpha ~ U(-max_skew, max_skew), where r0 and the
+    FWHM = 2 sqrt(2 ln 2) sigma remain the location and the width of the underlying normal (not the
+    mode, mean or FWHM of the skewed peak).
+    Trace: (1 - depth + depth F) B with F = K p, B = exp(-(k t)^(d/3)); with `max_exchange_mhz` > 0
+    the kernel includes an exchange coupling J ~ U(-max, max) MHz per trace (see `dipolar_kernel`).
+    Gaussian noise of RMS (`min_noise_fraction` + (`max_noise_fraction` - `min_noise_fraction`) u)
+    * depth, u ~ U(0, 1). Normalisation of each noisy trace (`normalisation`): "box" (default) maps
+    its min and max to 0 and 1; "first_last" (the 2018 DEERNet) maps its first point to 1 and its
+    last point to 0, and falls back to "box" for a trace whose first and last points are equal.
+    The same affine map is applied to `clean` and `background`.
+    With `normalisation` .. `min_noise_fraction` at their defaults no extra random numbers are drawn
+    and the library is bit-identical to the library_dd.m recipe this module had before them.
     """
 
     n_time: int = 256
@@ -121,15 +171,28 @@ class LibraryConfig:
     max_decay_rate: float = 0.5
     min_dimension: float = 2.0
     max_dimension: float = 3.5
+    normalisation: str = "box"
+    min_peaks: int = 1
+    fwhm_reference: str = "range"
+    peak_positions: str = "triangular"
+    max_skew: float = 0.0
+    max_exchange_mhz: float = 0.0
+    min_noise_fraction: float = 0.0
 
     def __post_init__(self):
-        for name in ("n_time", "n_dist", "max_peaks"):
-            positive_int(getattr(self, name), name)
+        for name in ("n_time", "n_dist", "max_peaks", "min_peaks"):  # stored as int: 4.0 -> 4
+            object.__setattr__(self, name, positive_int(getattr(self, name), name))
+        if self.min_peaks > self.max_peaks:
+            raise ValueError(f"min_peaks: need 1 <= min_peaks <= max_peaks, got {self.min_peaks} "
+                             f"and max_peaks = {self.max_peaks}")
         if self.n_time < 8:
             raise ValueError(f"n_time: need at least 8 time points, got {self.n_time}")
         if self.n_dist < 2:
             raise ValueError(f"n_dist: need at least 2 distance points, got {self.n_dist}")
         positive(self.tmax, "tmax")
+        choice(self.normalisation, "normalisation", NORMALISATIONS)
+        choice(self.fwhm_reference, "fwhm_reference", FWHM_REFERENCES)
+        choice(self.peak_positions, "peak_positions", PEAK_POSITIONS)
         for low, high in (("min_depth", "max_depth"), ("min_decay_rate", "max_decay_rate"),
                           ("min_dimension", "max_dimension")):
             a, b = getattr(self, low), getattr(self, high)
@@ -142,12 +205,19 @@ class LibraryConfig:
             raise ValueError(f"min_dimension: must be > 0, got {self.min_dimension}")
         positive(self.min_fwhm_fraction, "min_fwhm_fraction")
         positive(self.max_fwhm_fraction, "max_fwhm_fraction")
-        if not (np.isfinite(self.max_noise_fraction) and self.max_noise_fraction >= 0):
-            raise ValueError(f"max_noise_fraction: must be finite and >= 0, got {self.max_noise_fraction}")
+        for name in ("max_noise_fraction", "min_noise_fraction", "max_skew", "max_exchange_mhz"):
+            _non_negative_float(getattr(self, name), name)
+        if self.min_noise_fraction > self.max_noise_fraction:
+            raise ValueError(f"min_noise_fraction: must not exceed max_noise_fraction, got "
+                             f"{self.min_noise_fraction} > {self.max_noise_fraction}")
         rmin, rmax = self.distance_limits
-        if self.min_fwhm_fraction * rmax > self.max_fwhm_fraction * (rmax - rmin):
-            raise ValueError("min_fwhm_fraction, max_fwhm_fraction: the narrowest peak at the longest "
-                             "distance would be wider than the widest peak allowed")
+        if self.fwhm_reference == "range":
+            if self.min_fwhm_fraction * rmax > self.max_fwhm_fraction * (rmax - rmin):
+                raise ValueError("min_fwhm_fraction, max_fwhm_fraction: the narrowest peak at the longest "
+                                 "distance would be wider than the widest peak allowed")
+        elif self.min_fwhm_fraction > self.max_fwhm_fraction:
+            raise ValueError("min_fwhm_fraction, max_fwhm_fraction: with fwhm_reference 'distance' the "
+                             "narrowest peak would be wider than the widest peak allowed")
 
     @property
     def dt(self) -> float:
@@ -170,15 +240,48 @@ class LibraryConfig:
         return np.linspace(*self.distance_limits, self.n_dist)
 
 
+#: Named training databases for the fidelity study; configs are frozen, so sharing them is safe.
+LIBRARY_PRESETS: dict[str, LibraryConfig] = {
+    # DEERNet's library_dd.m (Spinach), the database of the PNAS 2021 descrambler paper
+    "library_dd": LibraryConfig(),
+    # The 2018 DEERNet database: Worswick et al., Sci. Adv. 4, eaat5218 (2018), Table 1 (suggested
+    # ranges), on this project's time grid (n_time = 256, tmax = 2 us: distances 1.18..5.93 nm).
+    # Each range below is Table 1's as transcribed for the fidelity study; fields not listed (the
+    # grid, n_dist) keep the library_dd values.
+    "deernet_2018": LibraryConfig(
+        min_peaks=1, max_peaks=3,  # Table 1: number of distance peaks 1..3
+        peak_positions="uniform",  # Table 1: peak positions uniform over the distance range
+        fwhm_reference="distance",  # Table 1: peak FWHM 5..50 % of the peak's own distance
+        min_fwhm_fraction=0.05, max_fwhm_fraction=0.5,
+        max_skew=3.0,  # Table 1: skew-normal peaks, shape parameter -3..3
+        min_depth=0.1, max_depth=0.6,  # Table 1: modulation depth 0.1..0.6
+        min_noise_fraction=0.0, max_noise_fraction=0.1,  # Table 1: noise RMS 0..10 % of the depth
+        max_exchange_mhz=5.0,  # Table 1: exchange coupling -5..5 MHz
+        min_decay_rate=0.0, max_decay_rate=0.5,  # Table 1: background decay rate 0..0.5 1/us
+        min_dimension=2.0, max_dimension=3.5,  # Table 1: background dimension 2..3.5
+        normalisation="first_last",  # 2018 DEERNet: first point 1, last point 0
+    ),
+}
+
+
+def library_preset(name: str) -> LibraryConfig:
+    """The LibraryConfig of preset `name` (a key of LIBRARY_PRESETS)."""
+    return LIBRARY_PRESETS[choice(name, "name", LIBRARY_PRESETS)]
+
+
 @dataclasses.dataclass
 class Library:
     """Simulated DEER traces (rows) with their distance distributions and sampled parameters.
 
-    `traces`, `clean`, `background`: (n, n_time), boxed to [0, 1] by each noisy trace's min and max;
-    `distributions`: (n, n_dist), mean 1 over the distance axis. Per trace: `n_peaks`, and
-    (n, max_peaks) arrays `peak_position` (nm), `peak_fwhm` (nm), `peak_amplitude` (NaN where a
-    trace has fewer peaks), `modulation_depth`, `decay_rate` (1/us), `dimension`, `noise_rms`
-    (relative to the unboxed trace's value at zero time, V(0) = 1).
+    `traces`, `clean`, `background`: (n, n_time), each mapped by the affine map that normalises its
+    noisy trace (`config.normalisation`: "box" to [0, 1] by the noisy trace's min and max,
+    "first_last" to first point 1 and last point 0); `distributions`: (n, n_dist), mean 1 over the
+    distance axis. Per trace: `n_peaks`, and (n, max_peaks) arrays `peak_position` (nm, the
+    location of the underlying normal), `peak_fwhm` (nm, the FWHM of the underlying normal),
+    `peak_amplitude`, `peak_skew` (skew-normal shape alpha; 0 for Gaussian peaks), all NaN where a
+    trace has fewer peaks; `modulation_depth`, `decay_rate` (1/us), `dimension`, `noise_rms`
+    (relative to the unnormalised trace's value at zero time, V(0) = 1), `exchange_mhz` (exchange
+    coupling J, MHz; 0 without exchange).
     """
 
     config: LibraryConfig
@@ -196,6 +299,8 @@ class Library:
     decay_rate: np.ndarray
     dimension: np.ndarray
     noise_rms: np.ndarray
+    peak_skew: np.ndarray
+    exchange_mhz: np.ndarray
 
     def __len__(self) -> int:
         return self.traces.shape[0]
@@ -210,17 +315,53 @@ def _empty_arrays(n: int, config: LibraryConfig) -> dict:
     shapes = {"traces": (n, config.n_time), "clean": (n, config.n_time), "background": (n, config.n_time),
               "distributions": (n, config.n_dist), "n_peaks": per_trace, "peak_position": per_peak,
               "peak_fwhm": per_peak, "peak_amplitude": per_peak, "modulation_depth": per_trace,
-              "decay_rate": per_trace, "dimension": per_trace, "noise_rms": per_trace}
+              "decay_rate": per_trace, "dimension": per_trace, "noise_rms": per_trace,
+              "peak_skew": per_peak, "exchange_mhz": per_trace}
     return {name: np.empty(shape, np.int8 if name == "n_peaks" else np.float32)
             for name, shape in shapes.items()}
 
 
-def _fill_block(out: dict, config: LibraryConfig, kernel_t: np.ndarray, rng: np.random.Generator) -> None:
+def _normalisation_map(traces: np.ndarray, normalisation: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row (offset, scale), (n, 1) each, such that (traces - offset) * scale is normalised.
+
+    "box": offset = min, scale = 1 / (max - min). "first_last": offset = last point,
+    scale = 1 / (first - last point), so the first point maps to 1 and the last to 0; a row whose
+    first and last points are equal (zero denominator) falls back to the box map instead of
+    producing infinities and NaN.
+    """
+    low = traces.min(axis=1, keepdims=True)
+    if normalisation == "box":
+        return low, 1 / (traces.max(axis=1, keepdims=True) - low)
+    offset = traces[:, -1:].copy()
+    span = traces[:, :1] - offset
+    flat = span[:, 0] == 0
+    if np.any(flat):
+        offset[flat] = low[flat]
+        span[flat] = traces[flat].max(axis=1, keepdims=True) - low[flat]
+    return offset, 1 / span
+
+
+def _skew_normal_factor(z: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """2 Phi(alpha z') for the skew normal, from z = (r - r0) / (sqrt(2) sigma) and alpha, (rows, 1).
+
+    Multiplying the Gaussian exp(-z^2) by this factor gives the skew-normal density 2 phi Phi; it has
+    the same area, so the peak amplitudes keep their meaning. float32 in, float32 out.
+    """
+    factor = z * (alpha * np.float32(np.sqrt(2)))  # alpha (r - r0) / sigma
+    ndtr(factor, out=factor)
+    factor *= np.float32(2)
+    return factor
+
+
+def _fill_block(out: dict, config: LibraryConfig, kernels: tuple, rng: np.random.Generator) -> None:
     """Fill the arrays of `out` (rows of one block) with library traces drawn from `rng`.
 
-    `kernel_t` is the float32 kernel transposed, (n_dist, n_time). Works in place: the block's
-    arrays are large and this is the hot path of every training run.
+    `kernels` is (K, Ks): the float32 kernel transposed, (n_dist, n_time), and the transposed sine
+    kernel of `_dipolar_sine_kernel` (None without exchange). Works in place: the block's arrays are
+    large and this is the hot path of every training run. The random draws of the library_dd.m
+    recipe come first and in a fixed order; the optional features draw only when switched on.
     """
+    kernel_t, sine_kernel_t = kernels
     n = out["traces"].shape[0]
     rmin, rmax = config.distance_limits
     span = rmax - rmin
@@ -229,13 +370,19 @@ def _fill_block(out: dict, config: LibraryConfig, kernel_t: np.ndarray, rng: np.
         log_t = np.log(config.t).astype(np.float32)  # log 0 = -inf gives B(0) = 1 below
     shape = (n, config.max_peaks)
 
-    n_peaks = rng.integers(1, config.max_peaks + 1, n)
+    n_peaks = rng.integers(config.min_peaks, config.max_peaks + 1, n)
     present = np.arange(config.max_peaks) < n_peaks[:, None]
     u = rng.random((5, *shape), dtype=np.float32)
-    position = rmin + span * np.abs(u[0] + u[1] - 1)
+    if config.peak_positions == "triangular":
+        position = rmin + span * np.abs(u[0] + u[1] - 1)
+    else:
+        position = rmin + span * u[0]
     narrowest = config.min_fwhm_fraction * position
-    fwhm = narrowest + (config.max_fwhm_fraction * span - narrowest) * np.abs(u[2] + u[3] - 1)
+    widest = config.max_fwhm_fraction * (span if config.fwhm_reference == "range" else position)
+    fwhm = narrowest + (widest - narrowest) * np.abs(u[2] + u[3] - 1)
     amplitude = 1 - u[4]  # in (0, 1]: never an empty distribution
+    skewed = config.max_skew > 0
+    skew = _uniform(rng, -config.max_skew, config.max_skew, shape) if skewed else np.zeros(shape, np.float32)
     inverse_width = np.float32(np.sqrt(4 * np.log(2))) / fwhm  # 1 / (sqrt(2) sigma)
     weight = amplitude * inverse_width  # normal pdf: each peak's area is proportional to its amplitude
     distributions = out["distributions"]
@@ -244,18 +391,30 @@ def _fill_block(out: dict, config: LibraryConfig, kernel_t: np.ndarray, rng: np.
         rows = np.flatnonzero(present[:, k])
         z = r[None, :] - position[rows, k, None]
         z *= inverse_width[rows, k, None]
+        factor = _skew_normal_factor(z, skew[rows, k, None]) if skewed else None
         np.multiply(z, -z, out=z)
         np.exp(z, out=z)
         z *= weight[rows, k, None]
+        if skewed:
+            z *= factor
         distributions[rows] += z
     distributions /= distributions.sum(axis=1, keepdims=True)
 
     clean = out["clean"]
     np.matmul(distributions, kernel_t, out=clean)  # form factor, F(0) = 1
-    clean[:, 0] = 1.0
     depth = _uniform(rng, config.min_depth, config.max_depth, n)
     rate = _uniform(rng, config.min_decay_rate, config.max_decay_rate, n)
     dimension = _uniform(rng, config.min_dimension, config.max_dimension, n)
+    if config.max_exchange_mhz > 0:
+        exchange = _uniform(rng, -config.max_exchange_mhz, config.max_exchange_mhz, n)
+        phase = np.multiply.outer(exchange * np.float32(2 * np.pi), config.t.astype(np.float32))
+        sine_part = distributions @ sine_kernel_t
+        sine_part *= np.sin(phase)
+        clean *= np.cos(phase)
+        clean -= sine_part  # F = cos(2 pi J t) (p @ K) - sin(2 pi J t) (p @ Ks)
+    else:
+        exchange = np.zeros(n, np.float32)
+    clean[:, 0] = 1.0
     background = out["background"]
     with np.errstate(divide="ignore"):
         np.add(np.log(rate)[:, None], log_t[None, :], out=background)
@@ -266,14 +425,15 @@ def _fill_block(out: dict, config: LibraryConfig, kernel_t: np.ndarray, rng: np.
     clean *= depth[:, None]
     clean += (1 - depth)[:, None]
     clean *= background
-    noise_rms = rng.random(n, dtype=np.float32) * np.float32(config.max_noise_fraction) * depth
+    noise_fraction = np.float32(config.min_noise_fraction) + (
+        np.float32(config.max_noise_fraction - config.min_noise_fraction) * rng.random(n, dtype=np.float32))
+    noise_rms = noise_fraction * depth  # min = 0: u * max * depth, bit for bit
     traces = out["traces"]
     rng.standard_normal(out=traces, dtype=np.float32)
     traces *= noise_rms[:, None]
     traces += clean
 
-    low = traces.min(axis=1, keepdims=True)
-    scale = 1 / (traces.max(axis=1, keepdims=True) - low)
+    low, scale = _normalisation_map(traces, config.normalisation)
     for name in ("traces", "clean"):
         out[name] -= low
         out[name] *= scale
@@ -282,16 +442,23 @@ def _fill_block(out: dict, config: LibraryConfig, kernel_t: np.ndarray, rng: np.
     background *= scale
     distributions *= np.float32(config.n_dist)
     out["n_peaks"][:] = n_peaks
-    for name, value in (("peak_position", position), ("peak_fwhm", fwhm), ("peak_amplitude", amplitude)):
+    for name, value in (("peak_position", position), ("peak_fwhm", fwhm), ("peak_amplitude", amplitude),
+                        ("peak_skew", skew)):
         out[name][:] = np.where(present, value, np.nan)
     out["modulation_depth"][:] = depth
     out["decay_rate"][:] = rate
     out["dimension"][:] = dimension
     out["noise_rms"][:] = noise_rms
+    out["exchange_mhz"][:] = exchange
 
 
-def _kernel_t(config: LibraryConfig) -> np.ndarray:
-    return np.ascontiguousarray(dipolar_kernel(config.t, config.r).T, dtype=np.float32)
+def _kernels(config: LibraryConfig) -> tuple:
+    """(K, Ks) of `_fill_block`: float32, transposed to (n_dist, n_time); Ks only with exchange."""
+    t, r = config.t, config.r
+    kernel_t = np.ascontiguousarray(dipolar_kernel(t, r).T, dtype=np.float32)
+    if config.max_exchange_mhz == 0:
+        return kernel_t, None
+    return kernel_t, np.ascontiguousarray(_dipolar_sine_kernel(t, r).T, dtype=np.float32)
 
 
 def _check_request(n, config, seed) -> tuple[int, LibraryConfig, int]:
@@ -304,12 +471,12 @@ def _check_request(n, config, seed) -> tuple[int, LibraryConfig, int]:
 
 def _generate(n: int, config: LibraryConfig, seed: int, first_block: int, out: dict) -> None:
     """Fill `out` (n rows) with blocks `first_block`, `first_block + 1`, ... of the library, on two threads."""
-    kernel_t = _kernel_t(config)
+    kernels = _kernels(config)
 
     def fill(block: int) -> None:
         start = (block - first_block) * BLOCK_SIZE
         rows = {name: array[start:start + BLOCK_SIZE] for name, array in out.items()}
-        _fill_block(rows, config, kernel_t, np.random.default_rng([seed, block]))
+        _fill_block(rows, config, kernels, np.random.default_rng([seed, block]))
 
     blocks = range(first_block, first_block + -(-n // BLOCK_SIZE))
     # one BLAS thread per worker: nested BLAS threads oversubscribe the cores and halve the speed
