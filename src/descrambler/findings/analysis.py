@@ -16,7 +16,7 @@ import torch
 from .._validate import positive_int
 from ..deer import LibraryConfig, dipolar_kernel, iter_library
 from ..groups import DescrambleResult, descramble, second_layer_gram
-from ..nets import gram
+from ..nets import gram, wiretap
 from ..progress import progress_bar
 from .first_layer import Bandpass, FrequencyRidge, Multiplexing, Notch, bandpass, frequency_ridge, multiplexing, notch
 from .regularisation import TikhonovFit, filter_factors, fit_tikhonov, jacobians
@@ -34,13 +34,24 @@ class LayerGrams:
     """Gram matrices of a two-layer net's inner signals over a library (float64).
 
     `first`: S1 S1^T with S1 = W1 X (before the activation, no bias); `post`: of tanh(W1 X + b1);
-    `post_without_bias`: of tanh(W1 X), which sets the paper's scale m of the second-layer signals.
+    `post_without_bias`: of tanh(W1 X), which sets the paper's scale m of the second-layer signals;
+    `post_sum`: the sum of tanh(W1 X + b1) over the traces (n_hidden,); `inputs`: X X^T of the traces
+    themselves (n_in, n_in), the same for every network, from which W X X^T W^T gives the first-layer
+    Gram matrix of any weight matrix W (a null control's).
     """
 
     first: np.ndarray
     post: np.ndarray
     post_without_bias: np.ndarray
+    post_sum: np.ndarray
+    inputs: np.ndarray
     n_traces: int
+
+    @property
+    def post_covariance(self) -> np.ndarray:
+        """Covariance of tanh(W1 X + b1) over the traces (n_hidden, n_hidden)."""
+        mean = self.post_sum / self.n_traces
+        return self.post / self.n_traces - np.outer(mean, mean)
 
 
 def layer_grams(models: Sequence[torch.nn.Module], n_traces: int, config: LibraryConfig | None = None,
@@ -55,12 +66,16 @@ def layer_grams(models: Sequence[torch.nn.Module], n_traces: int, config: Librar
     for model in models:
         weights(model)  # a two-layer tanh net
     taps = {"first": ("pre", False), "post": ("post", True), "post_without_bias": ("post", False)}
-    sums = [dict.fromkeys(taps, 0.0) for _ in models]
+    sums = [dict.fromkeys([*taps, "post_sum"], 0.0) for _ in models]
+    inputs = 0.0
     for library in progress_bar(iter_library(n_traces, config, seed), desc="wiretapping", enabled=progress):
+        x = library.traces.astype(np.float64)
+        inputs = inputs + x.T @ x
         for model, total in zip(models, sums):
             for name, (where, bias) in taps.items():
                 total[name] = total[name] + gram(model, library.traces, 1, where, bias=bias)
-    return [LayerGrams(**total, n_traces=n_traces) for total in sums]
+            total["post_sum"] = total["post_sum"] + wiretap(model, library.traces, 1, "post", bias=True).sum(axis=1)
+    return [LayerGrams(**total, inputs=inputs, n_traces=n_traces) for total in sums]
 
 
 def weights(model: torch.nn.Module) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -146,18 +161,21 @@ class NetworkReading:
     embedding: GroupEmbedding
     filtering: SpectralFiltering
 
-    def metrics(self) -> dict[str, float]:
-        """The value of each claim's metric (see `descrambler.findings.table.CLAIMS`)."""
+    def our_metrics(self) -> dict[str, float]:
+        """Our own readings of chapters 4 and 5 (not the paper's; `descrambler.findings.reproduction` has
+        those): notch away from the constant link channel (dB), attenuation above the pass band (dB),
+        column-wise ridge exponent, channel-overlap ratio, singular-value pairing ratio, median Tikhonov R^2,
+        and the smaller of the sinusoid R^2 of right vectors 9-13 and the polynomial share of left vectors 1-5."""
         harmonic = float(np.median(self.harmonic.r_squared[list(REFERENCE_HARMONIC)]))
         first = self.first_layer
         return {
-            "bandpass": first.bandpass.attenuation_db,
-            "notch": first.notch.depth_db,
-            "rescaling": abs(first.ridge.exponent - 3),
-            "multiplexing": first.multiplexing.ratio,
-            "group_embedding": self.embedding.gap_ratio,
-            "spectral_filtering": self.filtering.median_r_squared,
-            "harmonic_to_chebyshev": min(harmonic, self.chebyshev.subspace_share),
+            "notch_away_from_constant_db": first.notch.depth_db,
+            "attenuation_above_band_db": first.bandpass.attenuation_db,
+            "column_ridge_exponent": first.ridge.exponent,
+            "channel_overlap_ratio": first.multiplexing.ratio,
+            "singular_value_pairing": self.embedding.gap_ratio,
+            "tikhonov_r2": self.filtering.median_r_squared,
+            "harmonic_and_polynomial_share": min(harmonic, self.chebyshev.subspace_share),
         }
 
 
