@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from descrambler.findings.table import NOT_TESTED, CLAIMS, Claim, claims_markdown, findings_table, markdown, values_markdown
+from descrambler.findings.table import NOT_SPECIFIC, NOT_TESTED, final_verdict, CLAIMS, Claim, claims_markdown, findings_table, markdown, values_markdown
 
 LOWER = Claim("x", "a claim", "reading", "metric", "figure", holds=-10, partly=-3, lower_is_better=True, reason="r")
 HIGHER = Claim("y", "b claim", "reading", "metric", "figure", holds=0.9, partly=0.7, lower_is_better=False, reason="r")
@@ -54,3 +54,17 @@ def test_markdown_escapes_pipes_and_lists_networks():
         values_markdown(rows, ["seed 0"])
     piped = Claim("z", "c", "r", "|x - 3|", "f", 0.5, 1.5, True, "reason")
     assert "\\|x - 3\\|" in claims_markdown([piped])
+
+
+def test_a_control_that_reaches_the_verdict_makes_it_not_specific():
+    trained = findings_table({"x": [-12, -11, -15]}, claims=(LOWER,))
+    weak = findings_table({"x": [0, 1, 2]}, claims=(LOWER,))
+    strong = findings_table({"x": [-20, -20, -20]}, claims=(LOWER,))
+    assert final_verdict(trained[0], [weak[0]]) == "holds"
+    assert final_verdict(trained[0], [weak[0], strong[0]]) == NOT_SPECIFIC
+    failing = findings_table({"x": [5, 6, 7]}, claims=(LOWER,))
+    assert final_verdict(failing[0], [strong[0]]) == "does not hold"  # a failing claim stays failing
+    table = markdown(trained, {"untrained": weak, "random": strong})
+    assert "untrained (median)" in table and NOT_SPECIFIC in table
+    with pytest.raises(ValueError, match="controls"):
+        markdown(trained, {"untrained": []})

@@ -9,6 +9,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 VERDICTS = ("holds", "partly", "does not hold")
+#: The final verdict of a claim that a null control (an untrained net, random weights) reaches as well.
+NOT_SPECIFIC = "not specific: a null control too"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,15 +163,31 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join([line(header), line(["---"] * len(header)), *map(line, rows)]) + "\n"
 
 
-def markdown(rows: Sequence[FindingRow]) -> str:
-    """The findings table as Markdown."""
+def final_verdict(row: FindingRow, controls: Sequence[FindingRow] = ()) -> str:
+    """The claim's verdict over the trained nets, or NOT_SPECIFIC when a null control's median reaches a
+    verdict at least as good (then the pattern does not need training, or the descrambler makes it)."""
+    rank = VERDICTS.index
+    if row.verdict != VERDICTS[2] and any(rank(c.verdict) <= rank(row.verdict) for c in controls):
+        return NOT_SPECIFIC
+    return row.verdict
+
+
+def markdown(rows: Sequence[FindingRow], controls: Mapping[str, Sequence[FindingRow]] | None = None) -> str:
+    """The findings table as Markdown; `controls` (name -> rows of `findings_table` for that null control,
+    in the order of `rows`) add a column each and decide the final verdict (`final_verdict`)."""
+    controls = dict(controls or {})
+    if any(len(control) != len(rows) for control in controls.values()):
+        raise ValueError("controls: need one row per claim for every control")
     cells = []
-    for row in rows:
+    for i, row in enumerate(rows):
         n = len(row.values)
         spread = f"{row.median:.3g} ({row.low:.3g} to {row.high:.3g})" if n > 1 else f"{row.median:.3g}"
+        control_cells = [f"{c[i].median:.3g} ({c[i].verdict})" for c in controls.values()]
         cells.append([row.claim.claim, row.claim.figure, row.claim.metric, row.claim.threshold, spread,
-                      f"{row.count('holds')} of {n} (partly: {row.count('partly')})", f"**{row.verdict}**"])
-    return _table(["claim", "rests on", "metric", "thresholds", "median (range)", "holds in", "verdict"], cells)
+                      f"{row.count('holds')} of {n} (partly: {row.count('partly')})", *control_cells,
+                      f"**{final_verdict(row, [c[i] for c in controls.values()])}**"])
+    return _table(["claim", "rests on", "metric", "thresholds", "median (range)", "holds in",
+                   *(f"{name} (median)" for name in controls), "verdict"], cells)
 
 
 def values_markdown(rows: Sequence[FindingRow], labels: Sequence[str]) -> str:
