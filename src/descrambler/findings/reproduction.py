@@ -87,6 +87,24 @@ class PaperReading:
                 "output_off_diagonal_share": self.gram.output_off_diagonal_share}
 
 
+@dataclasses.dataclass
+class FirstLayerPaperReading:
+    """The first layer A = P1 W1 read the paper's way (Fig. 2): notch, band, row-wise ridge."""
+
+    A: np.ndarray
+    notch: NotchReading
+    band: BandEdges
+    ridge: RowRidge
+
+
+def read_first_layer_paper_way(A: np.ndarray, config: LibraryConfig) -> FirstLayerPaperReading:
+    """Notch over all link channels, -10 dB band edges, and the ridge k*(f) within the band, of A = P1 W1."""
+    band = band_edges(A, config.dt)
+    magnitude, input_offsets, link_offsets = folded_magnitude(A)
+    ridge = row_ridge(magnitude, input_offsets, link_offsets, 1, band_bins(band, A.shape[1]), 1)
+    return FirstLayerPaperReading(A, notch_reading(A), band, ridge)
+
+
 def read_paper_way(W1: np.ndarray, W2: np.ndarray, grams: LayerGrams, config: LibraryConfig,
                    rng: np.random.Generator, first_gram: np.ndarray | None = None) -> PaperReading:
     """Descramble W1 (n_hidden, n_in) and W2 (n_out, n_hidden) exactly and take every reading.
@@ -101,11 +119,9 @@ def read_paper_way(W1: np.ndarray, W2: np.ndarray, grams: LayerGrams, config: Li
 
     B = second(W2)
     controls = [second(random_like(W2, rng)) for _ in range(N_CONTROLS)]
-    band = band_edges(A, config.dt)
-    magnitude, input_offsets, link_offsets = folded_magnitude(A)
-    ridge = row_ridge(magnitude, input_offsets, link_offsets, 1, band_bins(band, A.shape[1]), 1)
+    first = read_first_layer_paper_way(A, config)
     output_gram = W2 @ grams.post_covariance @ W2.T
-    return PaperReading(A, B, notch_reading(A), band, ridge, multiplexing_reading(B, controls),
+    return PaperReading(A, B, first.notch, first.band, first.ridge, multiplexing_reading(B, controls),
                         polynomial_reading(B), smoothness_rank_reading(W1, W2, output_gram),
                         fast_slow_reading(B, config.r), gram_reading(B))
 
