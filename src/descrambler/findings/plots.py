@@ -114,12 +114,20 @@ def filter_factors(ax: plt.Axes, sigma: np.ndarray, factors: np.ndarray, alpha: 
     ax.legend(fontsize=8)
 
 
-def findings_strip(axes: Sequence[plt.Axes], rows: Sequence[FindingRow]) -> None:
-    """One panel per claim: the metric of each network against the two thresholds."""
-    for ax, row in zip(axes, rows):
+def findings_strip(axes: Sequence[plt.Axes], rows: Sequence[FindingRow],
+                   controls: dict[str, Sequence[FindingRow]] | None = None) -> None:
+    """One panel per claim: the metric of each network against the two thresholds, and the metric of each
+    null control (`controls`: name -> rows in the order of `rows`) in a column of its own to the right."""
+    colours = {"holds": "tab:green", "partly": "tab:orange", "does not hold": "tab:red"}
+    controls = controls or {}
+    for i, (ax, row) in enumerate(zip(axes, rows)):
         values = np.array(row.values, dtype=float)
-        colours = {"holds": "tab:green", "partly": "tab:orange", "does not hold": "tab:red"}
-        ax.scatter(np.arange(values.size), values, c=[colours[v] for v in row.verdicts], zorder=3)
+        ax.scatter(np.arange(values.size), values, c=[colours[v] for v in row.verdicts], zorder=3, s=12)
+        for j, (name, control) in enumerate(controls.items()):
+            ax.scatter(np.full(len(control[i].values), values.size + 1 + j), control[i].values, marker="x",
+                       color="0.4", s=12, zorder=3)
         ax.axhline(row.claim.holds, color="tab:green", ls="--", lw=1)
         ax.axhline(row.claim.partly, color="tab:orange", ls=":", lw=1)
-        ax.set(title=row.claim.claim, xlabel="network (seed)", xticks=np.arange(values.size))
+        ax.set_title(row.claim.claim, fontsize=9)
+        ax.set_xticks([values.size // 2, *(values.size + 1 + j for j in range(len(controls)))],
+                      ["networks", *controls], fontsize=8)
