@@ -146,3 +146,22 @@ def test_performance_page_lists_recorded_benchmarks():
     table = benchmark_table(records)
     for name in {r["name"] for r in records}:
         assert f"| {name} |" in table
+
+
+def test_chapters_take_their_networks_from_the_one_spec():
+    for stem in ("02_training", "04_first_layer", "05_second_layer", "06_fidelity", "07_findings"):
+        notebook = nbformat.read(ROOT / "notebooks" / f"{stem}.ipynb", as_version=4)
+        code = "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
+        assert "book_spec(profile)" in code, stem
+        for copied in ("TrainConfig(", "DEFAULT_TRAIN_CONFIG", "n_train =", "epochs =", "library_seed ="):
+            assert copied not in code, f"{stem} keeps its own copy of the training settings: {copied}"
+
+
+@pytest.mark.book
+def test_later_chapters_reuse_chapter_2s_cached_network(smoke_book):
+    def printed(stem):
+        notebook = nbformat.read(smoke_book / "stage" / "notebooks" / f"{stem}.ipynb", as_version=4)
+        return "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
+
+    assert "trained in" in printed("02_training")  # chapter 2 trains the book's network
+    assert "(cached)" in printed("04_first_layer")  # chapter 4 finds it in the cache

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 from numpy.polynomial import chebyshev
+from scipy.optimize import minimize_scalar
 
 from descrambler.deer import dipolar_kernel
 from descrambler.findings.regularisation import (filter_factors, fit_tikhonov, jacobians,
@@ -28,6 +29,46 @@ def test_sinusoid_fit_recovers_an_exact_sinusoid_and_rejects_a_scrambled_one():
     assert fit.frequency == pytest.approx(3.3, abs=1e-4)
     assert fit.amplitude == pytest.approx(0.3, rel=1e-4)
     assert sinusoid_fit(RNG.permutation(v)).r_squared < 0.3
+
+
+def _slow_sinusoid_residual(v: np.ndarray, frequency: float) -> tuple[float, np.ndarray, np.ndarray]:
+    j = np.arange(v.size)
+    design = np.column_stack([np.cos(2 * np.pi * frequency * j / v.size),
+                              np.sin(2 * np.pi * frequency * j / v.size), np.ones(v.size)])
+    coefficients, *_ = np.linalg.lstsq(design, v, rcond=None)
+    fitted = design @ coefficients
+    return float(((v - fitted) ** 2).sum()), coefficients, fitted
+
+
+def _slow_sinusoid_fit(v: np.ndarray) -> tuple[float, float, float, float]:
+    """The original sinusoid_fit (one lstsq per grid frequency), kept as the reference for the vectorised one:
+    (frequency, phase, amplitude, r_squared)."""
+    grid = np.arange(0.25, v.size / 2 + 1e-9, 0.25)
+    best = grid[np.argmin([_slow_sinusoid_residual(v, f)[0] for f in grid])]
+    refined = minimize_scalar(lambda f: _slow_sinusoid_residual(v, f)[0], bounds=(max(best - 0.25, 1e-3), best + 0.25),
+                              method="bounded", options={"xatol": 1e-6})
+    _, (a, b, _), fitted = _slow_sinusoid_residual(v, float(refined.x))
+    r_squared = 1 - ((v - fitted) ** 2).sum() / ((v - v.mean()) ** 2).sum()
+    return float(refined.x), float(np.arctan2(-b, a)), float(np.hypot(a, b)), float(r_squared)
+
+
+def _test_vectors() -> list[np.ndarray]:
+    rng = np.random.default_rng(1)
+    j = np.arange(80)
+    exact = [0.3 * np.cos(2 * np.pi * f * j / 80 + p) + 0.05 for f, p in [(3, 0.7), (3.3, -2.0), (12.7, 1.0), (40, 0)]]
+    noisy = [np.cos(2 * np.pi * f * j / 80 + 0.4) + 0.3 * rng.standard_normal(80) for f in (1.2, 9.5, 39.9)]
+    random = [rng.standard_normal(n) for n in (4, 7, 79, 80, 256)]
+    _, _, Vt = np.linalg.svd(rng.standard_normal((256, 80)), full_matrices=False)
+    return exact + noisy + random + list(Vt)
+
+
+def test_sinusoid_fit_matches_the_slow_reference():
+    vectors = _test_vectors()
+    fits = [sinusoid_fit(v) for v in vectors]
+    expected = np.array([_slow_sinusoid_fit(v) for v in vectors])
+    got = np.array([(f.frequency, f.phase, f.amplitude, f.r_squared) for f in fits])
+    got[:, 1] = expected[:, 1] + (got[:, 1] - expected[:, 1] + np.pi) % (2 * np.pi) - np.pi  # phase modulo 2 pi
+    np.testing.assert_allclose(got, expected, rtol=1e-8, atol=1e-8)  # rtol: amplitudes near f = 0 are large
 
 
 def test_harmonic_vectors_collects_fits():
