@@ -160,3 +160,17 @@ def test_patience_stops_and_keeps_the_best_epoch():
 def test_bad_training_options_name_the_field(field, value):
     with pytest.raises(ValueError, match=field):
         dataclasses.replace(SMALL, **{field: value})
+
+
+def test_training_benchmark_names_the_output_and_profile(tmp_path, monkeypatch):
+    import argparse
+
+    from descrambler.benchmarks import training as bench
+
+    monkeypatch.setenv("DESCRAMBLER_CACHE", str(tmp_path))
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    (record,) = bench.run(parser.parse_args(["--profile", "smoke", "--out", str(tmp_path / "m.safetensors")]))
+    assert record["output"] == record["architecture"]["arguments"]["output"] and record["profile"] == "smoke"
+    assert record["seconds"] > 0 and 0 < record["median_rel_error"] < 1.5
+    assert (tmp_path / "m.safetensors").exists()

@@ -8,6 +8,7 @@ right singular vectors V (link dimension: P2 rotates them).
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -40,24 +41,56 @@ class SinusoidFit:
     r_squared: float
 
 
-def _sinusoid_residual(v: np.ndarray, frequency: float) -> tuple[float, np.ndarray, np.ndarray]:
-    j = np.arange(v.size)
-    design = np.column_stack([np.cos(2 * np.pi * frequency * j / v.size),
-                              np.sin(2 * np.pi * frequency * j / v.size), np.ones(v.size)])
-    coefficients, *_ = np.linalg.lstsq(design, v, rcond=None)
-    fitted = design @ coefficients
-    return float(((v - fitted) ** 2).sum()), coefficients, fitted
+def _centred_design(n: int, frequencies: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """cos(2 pi f j / n) and sin(2 pi f j / n), j = 0..n-1, mean removed (one row per f for an array of f)."""
+    angle = np.multiply.outer(2 * np.pi * np.asarray(frequencies), np.arange(n)) / n
+    cos, sin = np.cos(angle), np.sin(angle)
+    return cos - cos.sum(axis=-1, keepdims=True) / n, sin - sin.sum(axis=-1, keepdims=True) / n  # faster than mean
+
+
+def _sine_is_noise(sine_norm: float | np.ndarray, n: int) -> bool | np.ndarray:
+    """At f = n/2 the sine is rounding noise; lstsq's rank cut-off (relative eps * n) drops it, and so do we."""
+    return sine_norm <= np.finfo(float).eps * n * np.sqrt(n)
+
+
+@functools.lru_cache(maxsize=8)
+def _grid(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The search grid 0.25, 0.5, ..., n/2 and, per grid frequency, an orthonormal basis (n x 2) of its
+    centred cos and sin (the offset is absorbed by centring)."""
+    frequencies = np.arange(0.25, n / 2 + 1e-9, 0.25)
+    basis, triangle = np.linalg.qr(np.stack(_centred_design(n, frequencies), axis=-1))
+    basis[..., 1] *= ~_sine_is_noise(np.abs(triangle[:, 1, 1:]), n)
+    return frequencies, basis
+
+
+def _fit(centred: np.ndarray, frequency: float) -> tuple[float, float, float]:
+    """Least-squares fit of centred v by a cos + b sin at one frequency, from the 2 x 2 normal equations:
+    residual sum of squares, a, b."""
+    cos, sin = _centred_design(centred.size, frequency)
+    cc, ss, cs, zc, zs = cos @ cos, sin @ sin, cos @ sin, cos @ centred, sin @ centred
+    det = cc * ss - cs * cs
+    if _sine_is_noise(np.sqrt(max(det / cc, 0.0)), centred.size):  # norm of the sine's part orthogonal to the cosine
+        a, b = zc / cc, 0.0
+    else:
+        a, b = (ss * zc - cs * zs) / det, (cc * zs - cs * zc) / det
+    residual = centred - a * cos - b * sin
+    return float(residual @ residual), float(a), float(b)
 
 
 def sinusoid_fit(v: ArrayLike) -> SinusoidFit:
     """Best single sinusoid (with offset) of any frequency in (0, n/2], by grid search and refinement."""
     v = _vector(v, "v")
-    grid = np.arange(0.25, v.size / 2 + 1e-9, 0.25)
-    best = grid[np.argmin([_sinusoid_residual(v, f)[0] for f in grid])]
-    refined = minimize_scalar(lambda f: _sinusoid_residual(v, f)[0], bounds=(max(best - 0.25, 1e-3), best + 0.25),
+    centred = v - v.mean()
+    grid, basis = _grid(v.size)
+    coefficients = centred @ basis  # (n_grid, 2)
+    residuals = centred - (basis @ coefficients[..., None])[..., 0]
+    best = grid[np.argmin(np.einsum("ij,ij->i", residuals, residuals))]
+    refined = minimize_scalar(lambda f: _fit(centred, f)[0], bounds=(max(best - 0.25, 1e-3), best + 0.25),
                               method="bounded", options={"xatol": 1e-6})
-    _, (a, b, _), fitted = _sinusoid_residual(v, float(refined.x))
-    return SinusoidFit(float(refined.x), float(np.arctan2(-b, a)), float(np.hypot(a, b)), _r_squared(v, fitted))
+    residual, a, b = _fit(centred, float(refined.x))
+    total = centred @ centred
+    r_squared = 1 - residual / total if total > 0 else float("nan")
+    return SinusoidFit(float(refined.x), float(np.arctan2(-b, a)), float(np.hypot(a, b)), float(r_squared))
 
 
 def _uniform_grid(n: int) -> np.ndarray:
