@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 from ..deer import LibraryConfig
 from ..groups import descramble, second_layer_gram
@@ -145,14 +146,21 @@ def measure_networks(models: Sequence[torch.nn.Module], config: LibraryConfig, n
     untrained = [untrained_like(model, CONTROL_SEED + s) for model, s in zip(models, control_seeds)]
     grams = layer_grams([*models, *untrained], n_traces, config, seed, progress)
     results = []
-    for i, (model, control_seed) in enumerate(zip(models, control_seeds)):
-        rng = np.random.default_rng([CONTROL_SEED, control_seed])
-        W1, _, W2 = weights(model)
-        trained = read_paper_way(W1, W2, grams[i], config, rng)
-        U1, _, U2 = weights(untrained[i])
-        blank = read_paper_way(U1, U2, grams[len(models) + i], config, rng)
-        R1, R2 = random_like(W1, rng), random_like(W2, rng)
-        random = read_paper_way(R1, R2, grams[i], config, rng, first_gram=R1 @ grams[i].inputs @ R1.T)
-        results.append({"claims": trained.claims(), "extra": trained.extra(),
-                        "controls": {"untrained": blank.claims(), "random": random.claims()}})
+    with threadpool_limits(1, user_api="blas"):  # many small SVDs: threads only contend on a shared machine
+        for i, (model, control_seed) in enumerate(zip(models, control_seeds)):
+            results.append(_read_with_controls(model, untrained[i], grams[i], grams[len(models) + i], config,
+                                               np.random.default_rng([CONTROL_SEED, control_seed])))
     return results
+
+
+def _read_with_controls(model: torch.nn.Module, untrained: torch.nn.Module, grams: LayerGrams,
+                        untrained_grams: LayerGrams, config: LibraryConfig, rng: np.random.Generator) -> dict:
+    """One network's paper readings and those of its untrained twin and of random matrices (see above)."""
+    W1, _, W2 = weights(model)
+    trained = read_paper_way(W1, W2, grams, config, rng)
+    U1, _, U2 = weights(untrained)
+    blank = read_paper_way(U1, U2, untrained_grams, config, rng)
+    R1, R2 = random_like(W1, rng), random_like(W2, rng)
+    random = read_paper_way(R1, R2, grams, config, rng, first_gram=R1 @ grams.inputs @ R1.T)
+    return {"claims": trained.claims(), "extra": trained.extra(),
+            "controls": {"untrained": blank.claims(), "random": random.claims()}}
