@@ -181,3 +181,24 @@ def test_cache_key_depends_on_every_input(monkeypatch):
     monkeypatch.undo()
     monkeypatch.setattr(cache, "source_hash", lambda: "changed code")
     assert key != cache.cache_key({"name": "two_layer", "arguments": {}}, TINY, 0)
+
+
+def test_many_networks_train_in_parallel_like_one_at_a_time(tmp_path, monkeypatch):
+    from descrambler.nets import train_or_load, train_or_load_many
+
+    monkeypatch.setenv("DESCRAMBLER_CACHE", str(tmp_path / "parallel"))
+    config = TrainConfig(epochs=1, n_train=1000, batch_size=100, n_validation=200)
+    architecture = {"name": "two_layer", "arguments": {"n_hidden": 6}}
+    many = train_or_load_many([3, 4], architecture, config, workers=2)
+    assert [info["from_cache"] for _, info in many] == [False, False]
+    monkeypatch.setenv("DESCRAMBLER_CACHE", str(tmp_path / "serial"))
+    for seed, (model, _) in zip([3, 4], many):
+        alone, _ = train_or_load(seed, architecture, config)
+        assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), alone.state_dict().values()))
+    monkeypatch.setenv("DESCRAMBLER_CACHE", str(tmp_path / "parallel"))
+    again = train_or_load_many([4, 3], architecture, config, workers=2)  # a rerun continues from the cache
+    assert [info["from_cache"] for _, info in again] == [True, True]
+    with pytest.raises(ValueError, match="seeds"):
+        train_or_load_many([], architecture, config)
+    with pytest.raises(ValueError, match="workers"):
+        train_or_load_many([1], architecture, config, workers=0)

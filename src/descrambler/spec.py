@@ -18,7 +18,7 @@ from torch import nn
 
 from ._validate import choice
 from .deer import LibraryConfig
-from .nets import TrainConfig, train_or_load
+from .nets import TrainConfig, train_or_load, train_or_load_many
 
 PROFILES = ("full", "smoke")
 #: Networks looked at during development (the fidelity study trains the first two of them).
@@ -58,6 +58,10 @@ class BookSpec:
     def network(self, seed: int = 0, progress: bool | None = None) -> tuple[nn.Module, dict]:
         """The trained network of `seed` (from the model cache when present) and its metadata."""
         return train_or_load(seed=seed, architecture=self.architecture, config=self.train, progress=progress)
+
+    def networks(self, seeds, workers: int | None = None, progress: bool | None = None) -> list[tuple[nn.Module, dict]]:
+        """The trained networks of `seeds`, those missing from the cache trained in parallel processes."""
+        return train_or_load_many(seeds, self.architecture, self.train, workers=workers, progress=progress)
 
 
 #: Small sizes of the smoke profile: every chapter runs end to end in seconds.

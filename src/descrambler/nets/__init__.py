@@ -2,11 +2,11 @@
 
 Modules: `architectures` (two_layer, deep, denoiser), `training` (TrainConfig, train), `predict`,
 `metrics` (relative error, peak error, the validation library), `wiretap` (inner signals, streamed
-Gram matrices), `modelfile` (safetensors + JSON sidecar), `cache` (train_or_load).
+Gram matrices), `modelfile` (safetensors + JSON sidecar), `cache` (train_or_load, train_or_load_many).
 """
 
 from .architectures import deep, denoiser, two_layer
-from .cache import DEFAULT_ARCHITECTURE, train_or_load
+from .cache import DEFAULT_ARCHITECTURE, train_or_load, train_or_load_many
 from .metrics import (VALIDATION_SEED, evaluate, peak_error, relative_error, summary, unit_sum,
                       validation_library)
 from .modelfile import load, save
@@ -15,5 +15,5 @@ from .training import DEFAULT_TRAIN_CONFIG, TrainConfig, train
 from .wiretap import gram, wiretap
 
 __all__ = ["two_layer", "deep", "denoiser", "TrainConfig", "DEFAULT_TRAIN_CONFIG", "DEFAULT_ARCHITECTURE",
-           "train", "predict", "wiretap", "gram", "save", "load", "train_or_load", "relative_error",
+           "train", "predict", "wiretap", "gram", "save", "load", "train_or_load", "train_or_load_many", "relative_error",
            "peak_error", "summary", "unit_sum", "evaluate", "validation_library", "VALIDATION_SEED"]

@@ -11,7 +11,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import multiprocessing
+import os
 import warnings
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
@@ -19,7 +23,8 @@ from torch import nn
 
 from .. import __version__
 from .._io import cache_dir
-from .._validate import non_negative_int
+from .._validate import non_negative_int, positive_int
+from ..progress import progress_bar
 from .architectures import build
 from .modelfile import load, save
 from .training import DEFAULT_TRAIN_CONFIG, TrainConfig, resolve_device, train
@@ -49,6 +54,47 @@ def cache_key(architecture: dict, config: TrainConfig, seed: int, device: str = 
     return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
 
 
+def _request(seed: int, architecture: dict | None, config: TrainConfig | None, device
+             ) -> tuple[nn.Module, TrainConfig, str, Path]:
+    """(a fresh model, the configuration, the cache key, the cache path) of a training request."""
+    config = DEFAULT_TRAIN_CONFIG if config is None else config
+    if not isinstance(config, TrainConfig):
+        raise ValueError(f"config: expected a TrainConfig, got {type(config).__name__}")
+    with torch.random.fork_rng(devices=[]):
+        model = build(DEFAULT_ARCHITECTURE if architecture is None else architecture)
+    key = cache_key(model.architecture, config, seed, resolve_device(device).type)
+    return model, config, key, cache_dir() / f"{model.architecture['name']}-seed{seed}-{key[:20]}.safetensors"
+
+
+def _train_in_worker(seed: int, architecture: dict | None, config: TrainConfig | None) -> None:
+    os.environ["DESCRAMBLER_PROGRESS"] = "0"
+    train_or_load(seed, architecture, config, progress=False)
+
+
+def train_or_load_many(seeds: Sequence[int], architecture: dict | None = None, config: TrainConfig | None = None,
+                       workers: int | None = None, progress: bool | None = None) -> list[tuple[nn.Module, dict]]:
+    """`train_or_load` for each of `seeds`, training the networks missing from the cache in parallel worker
+    processes (`workers`, default one per core), each on one torch thread; the weights are those that
+    `train_or_load` gives for each seed. An interrupted call keeps every network already trained (each is
+    written to the cache atomically), so calling it again continues where it stopped."""
+    seeds = [non_negative_int(seed, "seeds") for seed in seeds]
+    if not seeds:
+        raise ValueError("seeds: need at least one seed")
+    workers = positive_int(os.cpu_count() or 1 if workers is None else workers, "workers")
+    missing = [seed for seed in dict.fromkeys(seeds) if not _request(seed, architecture, config, "cpu")[3].exists()]
+    if len(missing) > 1 and workers > 1:
+        bar = progress_bar(total=len(missing), desc="training", enabled=progress, unit="net")
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(workers, len(missing)), mp_context=context) as pool:
+            for future in [pool.submit(_train_in_worker, seed, architecture, config) for seed in missing]:
+                future.result()
+                bar.update(1)
+        bar.close()
+    results = [train_or_load(seed, architecture, config, progress=progress) for seed in seeds]
+    return [(model, {**info, "from_cache": info["from_cache"] and seed not in missing})
+            for seed, (model, info) in zip(seeds, results)]
+
+
 def train_or_load(seed: int = 0, architecture: dict | None = None, config: TrainConfig | None = None,
                   device="cpu", progress: bool | None = None) -> tuple[nn.Module, dict]:
     """The model `train(build(architecture), config, seed)` would give, from the cache when present.
@@ -60,14 +106,8 @@ def train_or_load(seed: int = 0, architecture: dict | None = None, config: Train
     warning and replaced by a fresh training, never used.
     """
     seed = non_negative_int(seed, "seed")
-    config = DEFAULT_TRAIN_CONFIG if config is None else config
-    if not isinstance(config, TrainConfig):
-        raise ValueError(f"config: expected a TrainConfig, got {type(config).__name__}")
-    with torch.random.fork_rng(devices=[]):
-        model = build(DEFAULT_ARCHITECTURE if architecture is None else architecture)
+    model, config, key, path = _request(seed, architecture, config, device)
     resolved = model.architecture
-    key = cache_key(resolved, config, seed, resolve_device(device).type)
-    path = cache_dir() / f"{resolved['name']}-seed{seed}-{key[:20]}.safetensors"
     if path.exists():
         try:
             cached = load(path)
