@@ -96,6 +96,9 @@ def test_records_round_trip(tmp_path):
 
 def test_book_spec_is_one_source_for_both_profiles():
     full, smoke = book_spec("full"), book_spec("smoke")
+    assert full.candidate == "paper_reading" and full.architecture["arguments"]["output"] == "logsig"
+    assert book_spec("full", "pick").candidate == fidelity.paper_candidate().name
+    assert book_spec("smoke", "softplus_output").architecture["arguments"]["output"] == "softplus"
     assert full.candidate == smoke.candidate and full.architecture == smoke.architecture
     assert smoke.train == dataclasses.replace(full.train, epochs=2, n_train=20_000, n_validation=1000)
     assert full.library == full.train.library
@@ -103,3 +106,5 @@ def test_book_spec_is_one_source_for_both_profiles():
     assert len(full.confirmation_seeds) >= 20
     with pytest.raises(ValueError, match="profile"):
         book_spec("huge")
+    with pytest.raises(ValueError, match="name"):
+        book_spec("full", "nonsense")

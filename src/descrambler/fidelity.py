@@ -6,8 +6,9 @@ first, `paper_reading`, is our reading of the text, and every other changes one 
 each candidate on the development seeds (`descrambler.spec.DEVELOPMENT_SEEDS`), measures the paper's
 readings (`descrambler.findings.table.CLAIMS`) and writes one record per network to
 `results/fidelity.jsonl` (`python -m descrambler fidelity`). `select` is the rule that picks the "paper
-profile" from those records; it was fixed in code before the study ran, and the book's networks
-(`descrambler.spec.book_spec`) are the candidate it picks.
+profile" from those records; it was fixed in code before the study ran. Chapter 7 confirms the candidate
+it picks (`descrambler.spec.book_spec(profile, "pick")`) on fresh seeds, next to the paper's own network
+(`paper_reading`), which stays the book's primary network.
 
 The anchor (`ANCHOR`) is not a candidate: the 2018 DEERNet's two-layer net (256 tanh neurons, logsig) on
 the 2018 database, whose relative error the 2018 paper reports (Table 2, In-(256)2-Out: mean 0.090,
