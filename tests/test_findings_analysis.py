@@ -29,6 +29,9 @@ def test_layer_grams_equal_direct_products(model):
         # the net computes in float32: agreement to float32 rounding of the largest entries
         np.testing.assert_allclose(streamed, direct, rtol=1e-5, atol=1e-6 * np.abs(direct).max())
     assert grams.n_traces == 3000
+    np.testing.assert_allclose(grams.post_sum, post.sum(axis=1), rtol=1e-5, atol=1e-6 * np.abs(post).sum())
+    np.testing.assert_allclose(grams.inputs, X.T @ X, rtol=1e-10)
+    np.testing.assert_allclose(grams.post_covariance, np.cov(post, bias=True), atol=1e-5)
 
 
 def test_one_pass_serves_several_models(model):

@@ -16,7 +16,7 @@ import torch
 from .._validate import positive_int
 from ..deer import LibraryConfig, dipolar_kernel, iter_library
 from ..groups import DescrambleResult, descramble, second_layer_gram
-from ..nets import gram, wiretap
+
 from ..progress import progress_bar
 from .first_layer import Bandpass, FrequencyRidge, Multiplexing, Notch, bandpass, frequency_ridge, multiplexing, notch
 from .regularisation import TikhonovFit, filter_factors, fit_tikhonov, jacobians
@@ -58,23 +58,29 @@ def layer_grams(models: Sequence[torch.nn.Module], n_traces: int, config: Librar
                 seed: int = 2021, progress: bool | None = None) -> list[LayerGrams]:
     """Stream `n_traces` library traces once through every model; return their `LayerGrams`.
 
-    Each chunk of the library is generated once and tapped (`descrambler.nets.gram`) in every model.
+    Each chunk of the library is generated once; each model computes W1 X once per chunk (float32, like
+    the net) and accumulates every Gram matrix from it in float64.
     """
     n_traces = positive_int(n_traces, "n_traces")
     if not models:
         raise ValueError("models: need at least one network")
     for model in models:
         weights(model)  # a two-layer tanh net
-    taps = {"first": ("pre", False), "post": ("post", True), "post_without_bias": ("post", False)}
-    sums = [dict.fromkeys([*taps, "post_sum"], 0.0) for _ in models]
+    names = ("first", "post", "post_without_bias", "post_sum")
+    sums = [dict.fromkeys(names, 0.0) for _ in models]
+    layers = [[torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32)) for w in weights(model)[:2]]
+              for model in models]
     inputs = 0.0
     for library in progress_bar(iter_library(n_traces, config, seed), desc="wiretapping", enabled=progress):
-        x = library.traces.astype(np.float64)
-        inputs = inputs + x.T @ x
-        for model, total in zip(models, sums):
-            for name, (where, bias) in taps.items():
-                total[name] = total[name] + gram(model, library.traces, 1, where, bias=bias)
-            total["post_sum"] = total["post_sum"] + wiretap(model, library.traces, 1, "post", bias=True).sum(axis=1)
+        x = torch.from_numpy(library.traces)
+        inputs = inputs + (x.double().T @ x.double()).numpy()
+        for (W1, b1), total in zip(layers, sums):
+            pre = x @ W1.T  # one product per model and chunk; float32 like the net, sums in float64
+            for name, signal in (("first", pre), ("post", torch.tanh(pre + b1)), ("post_without_bias", torch.tanh(pre))):
+                s = signal.double()
+                total[name] = total[name] + (s.T @ s).numpy()
+                if name == "post":
+                    total["post_sum"] = total["post_sum"] + s.sum(dim=0).numpy()
     return [LayerGrams(**total, inputs=inputs, n_traces=n_traces) for total in sums]
 
 
