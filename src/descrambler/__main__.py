@@ -1,4 +1,4 @@
-"""Command line: `python -m descrambler book ...`, `bench ...` and `fidelity ...`."""
+"""Command line: `python -m descrambler book ...`, `bench ...`, `fidelity ...` and `analyse ...`."""
 
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ def _fidelity(args: argparse.Namespace) -> int:
     from . import fidelity
     from .spec import DESCRAMBLE_SEED, DEVELOPMENT_SEEDS
 
-    names = args.only or [c.name for c in fidelity.CANDIDATES] + ([fidelity.ANCHOR.name] if args.anchor else [])
+    anchors = [fidelity.ANCHOR.name, fidelity.ANCHOR_WITHOUT_EXCHANGE.name] if args.anchor else []
+    names = args.only or [c.name for c in fidelity.CANDIDATES] + anchors
     seeds = args.seeds or list(DEVELOPMENT_SEEDS)
     for name in names:
         item = fidelity.candidate(name)
@@ -45,6 +46,33 @@ def _fidelity(args: argparse.Namespace) -> int:
                 if not (r["candidate"] == name and r["seed"] in seeds)]
         fidelity.write_records(args.records, kept + new)
     print(f"paper profile: {fidelity.select(fidelity.read_records(args.records))}")
+    return 0
+
+
+def _analyse(args: argparse.Namespace) -> int:
+    import math
+
+    from .analyse import analyse_trace, report, report_json, save_plot
+
+    imaginary = args.imaginary_column
+    if imaginary not in ("auto", "none"):
+        try:
+            imaginary = int(imaginary)
+        except ValueError:
+            print(f"error: --imaginary-column: expected auto, none or a column number, got {imaginary!r}",
+                  file=sys.stderr)
+            return 1
+    try:
+        analysis = analyse_trace(args.trace, profile=args.profile,
+                                 zero_time="auto" if args.zero_time is None else args.zero_time,
+                                 phase="auto" if args.phase is None else math.radians(args.phase),
+                                 imaginary=None if imaginary == "none" else imaginary, time_unit=args.time_unit)
+        if args.plot:
+            save_plot(analysis, args.plot)
+    except (ValueError, RuntimeError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(report_json(analysis) if args.json else report(analysis))
     return 0
 
 
@@ -68,11 +96,31 @@ def parser() -> argparse.ArgumentParser:
 
     study = commands.add_parser("fidelity", help="train the fidelity study's candidates, read them, record")
     study.add_argument("--only", nargs="+", metavar="CANDIDATE", help="only these candidates (default: all)")
-    study.add_argument("--anchor", action="store_true", help="also train the 2018 anchor network")
+    study.add_argument("--anchor", action="store_true", help="also train the 2018 anchor networks (with and without exchange coupling)")
     study.add_argument("--seeds", nargs="+", type=int, help="training seeds (default: the development seeds)")
     study.add_argument("--n-traces", type=int, default=1_000_000, help="library traces streamed to descramble")
     study.add_argument("--records", default=str(RECORDS), help="records file (default: results/fidelity.jsonl)")
     study.set_defaults(handler=_fidelity)
+
+    analyse = commands.add_parser(
+        "analyse", help="a measured DEER trace through the book's network: distance distribution, mean, depth",
+        description="Read a DEER trace file (column 1: time, column 2: real signal, optionally an imaginary "
+                    "column) with the book's network; print the distance axis and distribution, the mean distance "
+                    "and the modulation depth. The network is trained once and cached.")
+    analyse.add_argument("trace", metavar="TRACE_FILE", help="text file: time, real signal[, imaginary]")
+    analyse.add_argument("--plot", metavar="FILE", help="also write a plot of the trace and the distribution (png, pdf, svg)")
+    analyse.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    analyse.add_argument("--zero-time", type=float, metavar="US",
+                         help="zero time on the file's time axis (default: from the echo maximum)")
+    analyse.add_argument("--phase", type=float, metavar="DEG",
+                         help="phase to remove from a two-channel trace, degrees (default: automatic)")
+    analyse.add_argument("--imaginary-column", default="auto", metavar="N",
+                         help="column (counted from 1) of the imaginary channel, 'none', or 'auto' (default: the "
+                              "third of three columns, if it behaves as one)")
+    analyse.add_argument("--time-unit", choices=("us", "ns"), default="us", help="unit of the time column (default: us)")
+    analyse.add_argument("--profile", choices=PROFILES, default="full",
+                         help="the book's network: full (default) or smoke (tiny, for testing)")
+    analyse.set_defaults(handler=_analyse)
 
     bench = commands.add_parser("bench", help="run a benchmark; prints JSON lines")
     which = bench.add_subparsers(dest="benchmark", required=True)
