@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(PY) -m descrambler bench library --record benchmarks/results.jsonl
 	$(PY) -m descrambler bench training --repeats 3 --out _build/bench-model.safetensors --record benchmarks/results.jsonl
 	$(PY) -m descrambler bench descramble --record benchmarks/results.jsonl
+	$(PY) -m descrambler bench replica --record benchmarks/results.jsonl
 
 clean:
 	rm -rf _build
