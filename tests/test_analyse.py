@@ -194,3 +194,22 @@ def test_real_trace_through_a_fixed_network():
     assert isinstance(result, Analysis)
     assert result.mean_distance == pytest.approx(3.0 * np.cbrt(5.568 / 2.0), abs=1e-3)
     assert 0 < result.modulation_depth < 1
+
+
+def test_ensemble_coverage_grows_with_the_band_and_checks_its_arguments():
+    from descrambler.analyse import ensemble_coverage
+    from descrambler.deer import LibraryConfig, make_library
+    from descrambler.nets import TrainConfig, train, two_layer
+
+    config = TrainConfig(epochs=1, n_train=1000, batch_size=100, n_validation=100)
+    models = [train(two_layer(n_hidden=6), config, seed=s)[0] for s in (1, 2, 3)]
+    library = make_library(200, LibraryConfig(), seed=9)
+    narrow, wide = ensemble_coverage(models, library, k=1.0), ensemble_coverage(models, library, k=50.0)
+    assert 0 <= narrow.pointwise <= wide.pointwise <= 1 and narrow.mean_distance <= wide.mean_distance
+    assert narrow.n_models == 3 and narrow.n_traces == 200 and narrow.median_sd_nm > 0
+    with pytest.raises(ValueError, match="models"):
+        ensemble_coverage(models[:1], library)
+    with pytest.raises(ValueError, match="library"):
+        ensemble_coverage(models, library.traces)
+    with pytest.raises(ValueError, match="k"):
+        ensemble_coverage(models, library, k=0)

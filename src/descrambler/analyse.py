@@ -539,3 +539,47 @@ def report(analysis: Analysis) -> str:
 def report_json(analysis: Analysis) -> str:
     """`Analysis.to_dict()` as one JSON object."""
     return json.dumps(analysis.to_dict())
+
+
+@dataclasses.dataclass(frozen=True)
+class EnsembleCoverage:
+    """How often an ensemble's band holds the truth on simulated traces whose answer is known.
+
+    `pointwise`: share of (trace, distance) points, where the true distribution is at least 1 % of its
+    maximum, at which the truth lies within the ensemble mean +- `k` standard deviations of the
+    networks; `mean_distance`: share of traces whose true mean distance lies within the networks' mean
+    +- `k` standard deviations of their mean distances; `median_sd_nm`: the median over traces of that
+    standard deviation of the mean distance, nm.
+    """
+
+    pointwise: float
+    mean_distance: float
+    median_sd_nm: float
+    k: float
+    n_models: int
+    n_traces: int
+
+
+def ensemble_coverage(models: Sequence, library, k: float = 2.0) -> EnsembleCoverage:
+    """Coverage of the +- `k` SD band of several networks (`models`, at least 2) on `library`, a
+    `descrambler.deer.Library` of simulated traces with known distributions (see `EnsembleCoverage`)."""
+    from .deer import Library
+    from .nets import predict, unit_sum
+
+    models = list(models) if isinstance(models, Sequence) else []
+    if len(models) < 2:
+        raise ValueError("models: an ensemble needs at least 2 networks")
+    if not isinstance(library, Library):
+        raise ValueError(f"library: expected a descrambler.deer.Library, got {type(library).__name__}")
+    if isinstance(k, bool) or not isinstance(k, (int, float)) or not math.isfinite(k) or k <= 0:
+        raise ValueError(f"k: expected a finite number > 0, got {k!r}")
+    outputs = np.stack([predict(m, library.traces) for m in models])  # (models, traces, distances)
+    truth = unit_sum(library.distributions)
+    mean, sd = outputs.mean(axis=0), outputs.std(axis=0, ddof=1)
+    support = truth >= 0.01 * truth.max(axis=1, keepdims=True)
+    pointwise = float(np.mean((np.abs(truth - mean) <= k * sd)[support]))
+    means = outputs @ library.r  # (models, traces)
+    spread = means.std(axis=0, ddof=1)
+    inside = np.abs(truth @ library.r - means.mean(axis=0)) <= k * spread
+    return EnsembleCoverage(pointwise, float(inside.mean()), float(np.median(spread)), float(k), len(models),
+                            len(library))
