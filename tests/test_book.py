@@ -166,3 +166,10 @@ def test_later_chapters_reuse_chapter_2s_cached_network(smoke_book):
 
     assert "trained in" in printed("02_training")  # chapter 2 trains the book's network
     assert "(cached)" in printed("04_first_layer")  # chapter 4 finds it in the cache
+
+
+def test_paper_profile_runs_the_findings_on_a_hundred_networks():
+    from descrambler.book import chapter_parameters
+
+    assert chapter_parameters(ROOT, "07_findings", "paper") == {"n_networks": 100}
+    assert chapter_parameters(ROOT, "02_training", "paper") == {}  # every other chapter at full size

@@ -79,6 +79,7 @@ def _analyse(args: argparse.Namespace) -> int:
 def parser() -> argparse.ArgumentParser:
     from .benchmarks import names
     from .book import PROFILES
+    from .spec import PROFILES as SPEC_PROFILES
     from .fidelity import RECORDS
 
     main = argparse.ArgumentParser(prog="python -m descrambler", description=__doc__)
@@ -86,7 +87,8 @@ def parser() -> argparse.ArgumentParser:
 
     book = commands.add_parser("book", help="execute the chapters and build the HTML book")
     book.add_argument("--profile", choices=PROFILES, default="full",
-                      help="full: canonical parameters; smoke: params/smoke/*.yaml, a few minutes")
+                      help="full: canonical parameters; smoke: params/smoke/*.yaml, a few minutes; "
+                           "paper: the full book with the findings on 100 networks per pipeline (params/paper)")
     book.add_argument("--only", nargs="+", metavar="CHAPTER",
                       help="execute only these chapters (notebook stems), without building the HTML")
     book.add_argument("--no-html", action="store_true", help="execute the chapters but skip the HTML build")
@@ -118,7 +120,7 @@ def parser() -> argparse.ArgumentParser:
                          help="column (counted from 1) of the imaginary channel, 'none', or 'auto' (default: the "
                               "third of three columns, if it behaves as one)")
     analyse.add_argument("--time-unit", choices=("us", "ns"), default="us", help="unit of the time column (default: us)")
-    analyse.add_argument("--profile", choices=PROFILES, default="full",
+    analyse.add_argument("--profile", choices=SPEC_PROFILES, default="full",
                          help="the book's network: full (default) or smoke (tiny, for testing)")
     analyse.set_defaults(handler=_analyse)
 

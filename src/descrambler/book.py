@@ -32,7 +32,7 @@ from ._io import write_text
 from ._validate import choice
 from .benchmarks import read_records
 
-PROFILES = ("full", "smoke")
+PROFILES = ("full", "smoke", "paper")
 #: Copied into the staging folder before execution.
 SOURCES = ("_config.yml", "_toc.yml", "references.bib", "book")
 #: Longest a single notebook cell may run, seconds.
