@@ -8,8 +8,9 @@ study's pre-registered rule picked (`descrambler.fidelity.paper_candidate`), whi
 next to it. The smoke profile trains the same pipelines with small sizes.
 
 Seeds are split once, here: the development seeds are the networks looked at while the readings,
-thresholds and the fidelity study were designed (chapters 2, 4, 5 and 7 show seed 0); the confirmation
-seeds are used only by the findings chapter, after the readings were fixed in code.
+thresholds and the fidelity study were designed (chapters 2, 4 and 5 show seed 0, chapter 6 trains seeds 0
+and 1); the confirmation seeds are used only by the findings chapter (and, as an ensemble, by chapter 9),
+after the readings were fixed in code.
 """
 
 from __future__ import annotations
