@@ -1,4 +1,4 @@
-"""Command line: `python -m descrambler book ...`, `bench ...`, `fidelity ...` and `analyse ...`."""
+"""Command line: `python -m descrambler book ...`, `bench ...`, `fidelity ...`, `analyse ...` and `ensemble ...`."""
 
 from __future__ import annotations
 
@@ -76,6 +76,19 @@ def _analyse(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ensemble(args: argparse.Namespace) -> int:
+    from .ensemble import run_ensemble
+
+    try:
+        path = run_ensemble(args.nets, profile=args.profile, pipeline=args.pipeline, out=args.out,
+                            workers=args.workers)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"ensemble table: {path}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     from .benchmarks import names
     from .book import PROFILES
@@ -123,6 +136,15 @@ def parser() -> argparse.ArgumentParser:
     analyse.add_argument("--profile", choices=SPEC_PROFILES, default="full",
                          help="the book's network: full (default) or smoke (tiny, for testing)")
     analyse.set_defaults(handler=_analyse)
+
+    ensemble = commands.add_parser("ensemble", help="train or load N networks, read each, write a tidy CSV table")
+    ensemble.add_argument("--nets", type=int, required=True, help="how many networks (confirmation seeds 1000, ...)")
+    ensemble.add_argument("--profile", choices=SPEC_PROFILES, default="full", help="the book spec's profile")
+    ensemble.add_argument("--pipeline", choices=("paper", "pick"), default="paper",
+                          help="the paper's network, or the fidelity study's pick")
+    ensemble.add_argument("--out", help="CSV file (default: in the model cache folder)")
+    ensemble.add_argument("--workers", type=int, help="training processes (default: one per core)")
+    ensemble.set_defaults(handler=_ensemble)
 
     bench = commands.add_parser("bench", help="run a benchmark; prints JSON lines")
     which = bench.add_subparsers(dest="benchmark", required=True)
