@@ -167,23 +167,6 @@ class NetworkReading:
     embedding: GroupEmbedding
     filtering: SpectralFiltering
 
-    def our_metrics(self) -> dict[str, float]:
-        """Our own readings of chapters 4 and 5 (not the paper's; `descrambler.findings.reproduction` has
-        those): notch away from the constant link channel (dB), attenuation above the pass band (dB),
-        column-wise ridge exponent, channel-overlap ratio, singular-value pairing ratio, median Tikhonov R^2,
-        and the smaller of the sinusoid R^2 of right vectors 9-13 and the polynomial share of left vectors 1-5."""
-        harmonic = float(np.median(self.harmonic.r_squared[list(REFERENCE_HARMONIC)]))
-        first = self.first_layer
-        return {
-            "notch_away_from_constant_db": first.notch.depth_db,
-            "attenuation_above_band_db": first.bandpass.attenuation_db,
-            "column_ridge_exponent": first.ridge.exponent,
-            "channel_overlap_ratio": first.multiplexing.ratio,
-            "singular_value_pairing": self.embedding.gap_ratio,
-            "tikhonov_r2": self.filtering.median_r_squared,
-            "harmonic_and_polynomial_share": min(harmonic, self.chebyshev.subspace_share),
-        }
-
 
 def read_network(model: torch.nn.Module, grams: LayerGrams, jacobian_traces: np.ndarray,
                  config: LibraryConfig | None = None) -> NetworkReading:
