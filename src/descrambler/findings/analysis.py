@@ -1,8 +1,9 @@
-"""Reading a trained two-layer DEERNet: wiretap, descramble both layers, measure every claim.
+"""Reading a trained two-layer DEERNet: wiretap, descramble both layers, take our own readings.
 
 `layer_grams` streams one library through several networks at once and keeps only Gram matrices;
 `read_network` descrambles a network's layers with the exact solver (the global optimum of the
-paper's objective) and measures the seven claims of the findings table.
+paper's objective) and takes the readings of our own that chapters 4 and 5 show beside the paper's
+(the paper's readings, which decide the findings table, are in `descrambler.findings.reproduction`).
 """
 
 from __future__ import annotations
