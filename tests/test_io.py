@@ -63,3 +63,13 @@ def test_benchmark_records_append_and_read(tmp_path):
     assert [r["name"] for r in records] == ["x", "y"]
     assert records[0]["machine"]["cores"] >= 1 and json.loads(path.read_text().splitlines()[0])["value"] == 1.5
     assert "library" in benchmarks.names()
+
+
+def test_json_lines_round_trip_and_missing_file(tmp_path):
+    path = tmp_path / "records.jsonl"
+    assert _io.read_jsonl(path) == []
+    records = [{"a": 1}, {"b": [1.5, None]}]
+    _io.write_jsonl(path, records)
+    assert _io.read_jsonl(path) == records
+    _io.write_jsonl(path, records[:1])  # replaces, never appends
+    assert _io.read_jsonl(path) == records[:1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -38,6 +39,19 @@ def write_text(path: str | os.PathLike, text: str) -> None:
     """Write `text` (UTF-8) to `path` atomically."""
     with atomic_write(path, "w", encoding="utf-8") as stream:
         stream.write(text)
+
+
+def read_jsonl(path: str | os.PathLike) -> list[dict]:
+    """Every object of the JSON-lines file `path`, in file order; [] when the file does not exist."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def write_jsonl(path: str | os.PathLike, records) -> None:
+    """Write `records` (JSON-ready dicts) to `path` as JSON lines, atomically, replacing the file."""
+    write_text(path, "".join(json.dumps(r) + "\n" for r in records))
 
 
 def cache_dir() -> Path:

@@ -18,14 +18,13 @@ SD 0.231), to check the training pipeline against a published number.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import statistics
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from ._io import write_text
+from ._io import read_jsonl, write_jsonl
 from ._validate import choice, positive_int
 from .deer import LibraryConfig, library_preset
 from .nets import TrainConfig
@@ -130,10 +129,7 @@ def select(records: Sequence[dict]) -> str:
 
 def read_records(path: str | os.PathLike = RECORDS) -> list[dict]:
     """The study's records (one JSON object per network), oldest first; [] when there are none."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return read_jsonl(path)
 
 
 def paper_candidate(path: str | os.PathLike = RECORDS) -> Candidate:
@@ -169,4 +165,4 @@ def run_candidate(item: Candidate, seeds: Sequence[int], n_traces: int, descramb
 
 def write_records(path: str | os.PathLike, records: Sequence[dict]) -> None:
     """Replace the records file `path` with `records` (atomically)."""
-    write_text(path, "".join(json.dumps(r) + "\n" for r in records))
+    write_jsonl(path, records)

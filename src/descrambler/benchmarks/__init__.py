@@ -8,7 +8,6 @@ Performance page reads.
 
 from __future__ import annotations
 
-import json
 import os
 import pkgutil
 import platform
@@ -17,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .._io import write_text
+from .._io import read_jsonl, write_jsonl
 from .._validate import positive_int
 
 
@@ -63,14 +62,9 @@ def record(name: str, value: float, unit: str, **extra) -> dict:
 
 def append_records(path: str | os.PathLike, records: list[dict]) -> None:
     """Append `records` to the JSON-lines file `path` (rewritten atomically)."""
-    path = Path(path)
-    old = path.read_text(encoding="utf-8") if path.exists() else ""
-    write_text(path, old + "".join(json.dumps(r) + "\n" for r in records))
+    write_jsonl(path, [*read_jsonl(path), *records])
 
 
 def read_records(path: str | os.PathLike) -> list[dict]:
     """Every record of a JSON-lines results file, oldest first."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return read_jsonl(path)

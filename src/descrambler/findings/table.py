@@ -156,8 +156,8 @@ def findings_table(values: Mapping[str, Sequence[float]], claims: Sequence[Claim
     return rows
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A Markdown table; pipes inside cells are escaped."""
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A Markdown table of `header` and `rows` (cells as text); pipes inside cells are escaped."""
     def line(cells):
         return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
     return "\n".join([line(header), line(["---"] * len(header)), *map(line, rows)]) + "\n"
@@ -186,7 +186,7 @@ def markdown(rows: Sequence[FindingRow], controls: Mapping[str, Sequence[Finding
         cells.append([row.claim.claim, row.claim.figure, row.claim.metric, row.claim.threshold, spread,
                       f"{row.count('holds')} of {n} (partly: {row.count('partly')})", *control_cells,
                       f"**{final_verdict(row, [c[i] for c in controls.values()])}**"])
-    return _table(["claim", "rests on", "metric", "thresholds", "median (range)", "holds in",
+    return markdown_table(["claim", "rests on", "metric", "thresholds", "median (range)", "holds in",
                    *(f"{name} (median)" for name in controls), "verdict"], cells)
 
 
@@ -194,11 +194,11 @@ def values_markdown(rows: Sequence[FindingRow], labels: Sequence[str]) -> str:
     """Each network's metric value and verdict, one column per network (`labels` name the columns)."""
     if any(len(row.values) != len(labels) for row in rows):
         raise ValueError(f"labels: need one label per network ({len(rows[0].values)}), got {len(labels)}")
-    return _table(["claim", *labels], [[row.claim.claim, *(f"{v:.3g} ({verdict})" for v, verdict in
+    return markdown_table(["claim", *labels], [[row.claim.claim, *(f"{v:.3g} ({verdict})" for v, verdict in
                                                            zip(row.values, row.verdicts))] for row in rows])
 
 
 def claims_markdown(claims: Sequence[Claim] = CLAIMS) -> str:
     """The claims with their readings, metrics, thresholds and the reasons for them, as Markdown."""
-    return _table(["claim", "reading tested", "metric", "thresholds", "why these thresholds"],
+    return markdown_table(["claim", "reading tested", "metric", "thresholds", "why these thresholds"],
                   [[c.claim, c.reading, c.metric, c.threshold, c.reason] for c in claims])
