@@ -13,7 +13,8 @@ from descrambler import analyse
 from descrambler.__main__ import main
 from descrambler.analyse import (Analysis, analyse_trace, coverage, fit_depth_and_background, moments, report,
                                  report_json, save_plot, tikhonov_fit)
-from descrambler.deer import LibraryConfig, dipolar_kernel, load_trace
+from descrambler.deer import LibraryConfig, dipolar_kernel
+from descrambler.traces import load_trace
 
 CONFIG = LibraryConfig()
 KUPROV = Path(__file__).resolve().parents[1] / "data" / "kuprov"

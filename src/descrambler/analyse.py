@@ -31,7 +31,8 @@ from threadpoolctl import threadpool_limits
 
 from ._io import atomic_write
 from ._validate import as_array, positive_int
-from .deer import LibraryConfig, MeasuredTrace, _noise_level, dipolar_kernel, load_trace
+from .deer import LibraryConfig, dipolar_kernel
+from .traces import MeasuredTrace, _noise_level, load_trace
 
 #: Upper bound of the background decay rate searched by the depth fit, in units of 1 / trace length.
 _MAX_DECAY_PER_LENGTH = 20.0

@@ -2,8 +2,9 @@
 
 Files live under `descrambler._io.cache_dir()`, named by a hash of everything that determines the
 trained weights: the architecture and its arguments, the training (and library) configuration, the
-seed, the package and torch versions, and the source code of `descrambler.deer` and
-`descrambler.nets`, so a code change invalidates the cache.
+seed, the package and torch versions, and the source code that computes the weights (SOURCES: the
+simulation, the architectures, the training and the validation it stops on), so a change there
+invalidates the cache and a change elsewhere (model files, wiretaps, measurements) does not.
 """
 
 from __future__ import annotations
@@ -32,17 +33,19 @@ from .training import DEFAULT_TRAIN_CONFIG, TrainConfig, resolve_device, train
 #: The book's default network: `two_layer()` with its default arguments.
 DEFAULT_ARCHITECTURE = {"name": "two_layer", "arguments": {}}
 _PACKAGE = Path(__file__).resolve().parent.parent
+#: The source files, relative to the package, whose code determines a trained network's weights.
+SOURCES = ("deer.py", "nets/architectures.py", "nets/training.py", "nets/metrics.py", "nets/predict.py")
 
 
 @functools.lru_cache(maxsize=1)
 def source_hash() -> str:
-    """SHA-256 of the source files that determine a trained model: deer.py and nets/*.py.
+    """SHA-256 of the source files that determine a trained model (SOURCES).
 
     Read once per process, so the key describes the code that is running even if files change.
     """
     digest = hashlib.sha256()
-    for path in [_PACKAGE / "deer.py", *sorted((_PACKAGE / "nets").glob("*.py"))]:
-        digest.update(path.relative_to(_PACKAGE).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    for name in SOURCES:
+        digest.update(name.encode() + b"\0" + (_PACKAGE / name).read_bytes() + b"\0")
     return digest.hexdigest()
 
 

@@ -1,0 +1,301 @@
+"""Reading a measured DEER trace from a file: zero time, phase, channels, resampling and boxing.
+
+`load_trace(path)` makes a spectrometer export ready for a network trained on a `LibraryConfig`.
+Times are in microseconds (us), distances in nanometres (nm).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+from scipy.interpolate import PchipInterpolator
+
+from ._validate import choice
+from .deer import LibraryConfig
+
+
+@dataclasses.dataclass
+class MeasuredTrace:
+    """A measured trace made ready for a network trained on `LibraryConfig`.
+
+    `t`: uniform time axis from zero time to the last measured time, us; `trace`: the phased real
+    signal resampled onto `t` (pchip) and boxed to [0, 1]; `r`: the distance axis, nm, that a net
+    trained on the notional `config.tmax` applies to, scaled by (t[-1] / config.tmax)^(1/3).
+    `raw_t` (us), `raw_signal` (real channel), `raw_imaginary` (imaginary channel, or None): the
+    file's data, all of its points, before any correction. `zero_time`: zero time on the file's
+    time axis, us (`raw_t - zero_time` is the corrected axis). `phase`: the phase removed from the
+    complex signal, rad: the real signal used is Re[(raw_signal + i raw_imaginary) exp(-i phase)];
+    0 without an imaginary channel. `imaginary_column`: the file's column (counted from 1) read as
+    the imaginary channel, or None. `notes`: what `load_trace` decided, in words.
+    """
+
+    t: np.ndarray
+    trace: np.ndarray
+    r: np.ndarray
+    raw_t: np.ndarray
+    raw_signal: np.ndarray
+    zero_time: float = 0.0
+    phase: float = 0.0
+    imaginary_column: int | None = None
+    raw_imaginary: np.ndarray | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def signal(self) -> np.ndarray:
+        """The phased real signal at the file's times `raw_t` (not resampled, not boxed)."""
+        return _rotate(self.raw_signal, self.raw_imaginary, self.phase)[0]
+
+    def after_zero_time(self) -> tuple[np.ndarray, np.ndarray]:
+        """(time from zero time in us, phased real signal) of the file's points at or after zero time."""
+        keep = self.raw_t >= self.zero_time
+        return self.raw_t[keep] - self.zero_time, self.signal[keep]
+
+
+_SEPARATORS = re.compile(r"[\s,;]+")
+#: Time units `load_trace` reads, in us.
+TIME_UNITS = {"us": 1.0, "ns": 1e-3}
+#: A time column running longer than this (us) is refused as probably not in microseconds.
+_LONGEST_TRACE_US = 100.0
+#: Auto mode reads a third column as imaginary when, after phasing, what is left in it (its RMS
+#: about its mean) is below this fraction of the real signal's range, or below 3 x its noise.
+_IMAGINARY_RESIDUAL_FRACTION = 0.04
+#: Points per raw step of the fine grid of the zero-time search.
+_ZERO_TIME_REFINE = 10
+
+
+def _read_columns(path: Path) -> np.ndarray:
+    """Numeric rows of a text file, (rows, columns): leading header lines and '#'/'%' comments are
+    skipped; only the columns every row has are kept (at least two: time and signal)."""
+    rows: list[list[float]] = []
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        stripped = line.strip()
+        if not stripped or stripped[0] in "#%":
+            continue
+        fields = [f for f in _SEPARATORS.split(stripped) if f]
+        try:
+            values = [float(f) for f in fields]
+        except ValueError:
+            if rows:
+                raise ValueError(f"path: line {number} of {path} is not numeric: {stripped[:60]!r}") from None
+            continue  # header line
+        if len(values) < 2:
+            raise ValueError(f"path: line {number} of {path} has {len(values)} column(s); need time and signal")
+        rows.append(values)
+    if not rows:
+        hint = (" (a Bruker binary file? export it as text, or read it with deerlab.deerload)"
+                if path.suffix.lower() in (".dta", ".dsc") else "")
+        raise ValueError(f"path: {path} holds no numeric rows{hint}")
+    width = min(len(row) for row in rows)
+    return np.array([row[:width] for row in rows])
+
+
+def _rotate(real: np.ndarray, imaginary: np.ndarray | None, phase: float) -> tuple[np.ndarray, np.ndarray]:
+    """Real and imaginary parts of (real + i imaginary) exp(-i phase)."""
+    if imaginary is None:
+        return real, np.zeros_like(real)
+    c, s = np.cos(phase), np.sin(phase)
+    return real * c + imaginary * s, imaginary * c - real * s
+
+
+def _auto_phase(real: np.ndarray, imaginary: np.ndarray) -> float:
+    """The phase (rad, in [0, 2 pi)) whose removal puts most of the signal on the real axis.
+
+    Minimises the energy left in the imaginary part, sum Im[V exp(-i phase)]^2 (closed form: the
+    angle of the principal axis of the (Re, Im) point cloud), and of the two minimisers picks the one
+    that leaves a real part with a positive mean. DeerLab's `correctphase` uses the same criterion.
+    """
+    a = np.sum(real**2)
+    b = np.sum(imaginary**2)
+    c = np.sum(real * imaginary)
+    phase = 0.5 * np.arctan2(2 * c, a - b)  # maximises sum Re^2
+    if np.mean(_rotate(real, imaginary, phase)[0]) < 0:
+        phase += np.pi
+    return float(np.mod(phase, 2 * np.pi))
+
+
+def _noise_level(x: np.ndarray) -> float:
+    """Robust estimate of white-noise RMS from second differences (median absolute deviation)."""
+    second = np.diff(np.asarray(x, dtype=float), 2)
+    if second.size == 0:
+        return 0.0
+    return float(1.4826 * np.median(np.abs(second - np.median(second))) / np.sqrt(6))
+
+
+def _first_moment_zero_time(t: np.ndarray, v: np.ndarray) -> float | None:
+    """Zero time, us, from the echo maximum refined by a first-moment analysis (DeerAnalysis' method).
+
+    The signal is interpolated (pchip) on a grid ten times finer than the mean raw step; around its
+    maximum, each candidate t0 within half the distance to the nearer end is scored by
+    |sum v(t) (t - t0)| over a window of that half-width centred on t0; the candidate with the
+    smallest first moment is zero time (a symmetric echo has none). A maximum at the first point
+    gives that point; a maximum at the last point gives None (no echo in the trace).
+    """
+    fine_t = np.linspace(t[0], t[-1], (t.size - 1) * _ZERO_TIME_REFINE + 1)
+    fine_v = PchipInterpolator(t, v)(fine_t)
+    peak = int(np.argmax(fine_v))
+    if peak == fine_t.size - 1:
+        return None
+    if peak == 0:
+        return float(fine_t[0])
+    half = min(peak, fine_t.size - 1 - peak) // 2
+    offsets = np.arange(-half, half + 1)
+    candidates = np.arange(peak - half, peak + half + 1)
+    windows = candidates[:, None] + offsets[None, :]
+    moments = np.abs(np.sum(fine_v[windows] * (fine_t[windows] - fine_t[candidates, None]), axis=1))
+    return float(fine_t[candidates[np.argmin(moments)]])
+
+
+def _has_echo_rise(t: np.ndarray, v: np.ndarray, zero_time: float) -> bool:
+    """Whether the signal rises significantly from its first point to a maximum more than two raw
+    steps later: the mark of points recorded before zero time. A processed trace that starts at its
+    zero time and only looks higher a few points in because of noise does not have one."""
+    step = float(np.median(np.diff(t)))
+    if zero_time - t[0] <= 2 * step:
+        return False
+    width = min(5, v.size)
+    smooth = np.convolve(np.pad(v, (width // 2, width - 1 - width // 2), mode="edge"),
+                         np.ones(width) / width, mode="valid")
+    return bool(smooth.max() - smooth[0] > 5 * _noise_level(v) / np.sqrt(width))
+
+
+def _number_or_auto(value, name: str) -> float | str:
+    if isinstance(value, str) and value == "auto":
+        return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise ValueError(f"{name}: expected 'auto' or a finite number, got {value!r}")
+    return float(value)
+
+
+def _imaginary_argument(value) -> int | str | None:
+    if value is None or (isinstance(value, str) and value == "auto"):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)) or value < 3:
+        raise ValueError(f"imaginary: expected 'auto', None or a column number >= 3 (column 1 is time, "
+                         f"column 2 the real signal), got {value!r}")
+    return int(value)
+
+
+def load_trace(path: str | os.PathLike, config: LibraryConfig | None = None, *,
+               zero_time: float | str = "auto", phase: float | str = "auto",
+               imaginary: int | str | None = "auto", time_unit: str = "us") -> MeasuredTrace:
+    """Read a measured DEER trace for a trained net: a raw spectrometer export or a processed trace.
+
+    The file is text: column 1 time (`time_unit`: "us" or "ns"), column 2 the real signal, optionally
+    an imaginary channel. Header lines, '#'/'%' comments and extra columns are allowed; time must be
+    strictly increasing, with at least 8 points.
+
+    `imaginary`: the file's column (counted from 1) holding the imaginary channel; None: none;
+    "auto" (default): column 3 of a file with exactly three columns, if it behaves as an imaginary
+    channel (after phasing, the RMS left in it is below 4 % of the real signal's range or below three
+    times its noise), else it is ignored and `notes` says so. Files with four or more columns never get one automatically.
+    `phase`: with an imaginary channel the complex signal is multiplied by exp(-i phase) and its
+    real part is used; "auto" (default) takes the phase that leaves the least energy in the imaginary
+    part and a positive mean real part (DeerLab's `correctphase` criterion). A number (rad) overrides
+    it, and then the third column of a three-column file is taken as imaginary without the check.
+    `zero_time` (us, on the file's time axis): points before it are used only for the resampling
+    near zero time, then dropped. "auto" (default): from the echo maximum refined by a first-moment
+    analysis (the DeerAnalysis method; DeerLab's `correctzerotime` does the same), except for a file
+    that starts at or just after 0 (within one resampled step) without a significant rise to a later
+    maximum: that is a processed trace and its own zero, t = 0, is kept.
+    After the corrections the trace must start at zero time (or within one resampled step after it);
+    the phased real signal is resampled (pchip) to `config.n_time` points from zero time to the last
+    point and boxed to [0, 1], and the distance axis is `config.r` scaled by (length / config.tmax)^(1/3).
+    Every refusal is a ValueError naming the argument at fault (`path` for the file's content).
+    """
+    config = LibraryConfig() if config is None else config
+    if not isinstance(config, LibraryConfig):
+        raise ValueError(f"config: expected a LibraryConfig, got {type(config).__name__}")
+    zero_time = _number_or_auto(zero_time, "zero_time")
+    phase = _number_or_auto(phase, "phase")
+    imaginary = _imaginary_argument(imaginary)
+    unit = TIME_UNITS[choice(time_unit, "time_unit", TIME_UNITS)]
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"path: no such file: {path}")
+    data = _read_columns(path)
+    if not np.all(np.isfinite(data)):
+        raise ValueError(f"path: {path} contains NaN or infinite values")
+    raw_t, raw_signal = data[:, 0] * unit, data[:, 1]
+    if raw_t.size < 8:
+        raise ValueError(f"path: {path} has {raw_t.size} data points; need at least 8")
+    if np.any(np.diff(raw_t) <= 0):
+        raise ValueError(f"path: the time column of {path} is not strictly increasing")
+    if raw_t[-1] - raw_t[0] > _LONGEST_TRACE_US:
+        raise ValueError(f"path: the time column of {path} spans {raw_t[-1] - raw_t[0]:.6g} us, longer than any "
+                         f"DEER trace; if it is in nanoseconds, pass time_unit='ns'")
+    notes: list[str] = []
+
+    # ---- channels and phase
+    raw_imaginary, column = None, None
+    if isinstance(imaginary, int):
+        if imaginary > data.shape[1]:
+            raise ValueError(f"imaginary: column {imaginary} requested, but {path} has {data.shape[1]} columns")
+        column = imaginary
+    elif imaginary == "auto" and data.shape[1] == 3:
+        column = 3
+    if column is not None:
+        raw_imaginary = data[:, column - 1]
+    if raw_imaginary is None:
+        if phase != "auto" and phase != 0:
+            raise ValueError(f"phase: {path} is read without an imaginary channel, so there is nothing to "
+                             "rotate; name its column with imaginary=")
+        phase = 0.0
+    elif phase == "auto":
+        phase = _auto_phase(raw_signal, raw_imaginary)
+        real, rest = _rotate(raw_signal, raw_imaginary, phase)
+        if imaginary == "auto":
+            left, limit = np.std(rest), max(_IMAGINARY_RESIDUAL_FRACTION * np.ptp(real), 3 * _noise_level(real))
+            if left > limit:
+                notes.append(f"column 3 ignored: it does not behave as an imaginary channel (after phasing "
+                             f"its RMS is {left:.3g}, above {limit:.3g}); pass imaginary=3 to use it")
+                raw_imaginary, column, phase = None, None, 0.0
+        if column is not None:
+            notes.append(f"column {column} read as the imaginary channel; phase {np.degrees(phase):.2f} deg "
+                         "removed (auto)")
+    else:
+        notes.append(f"column {column} read as the imaginary channel; phase {np.degrees(phase):.2f} deg "
+                     "removed (given)")
+    real = _rotate(raw_signal, raw_imaginary, phase)[0]
+    if np.ptp(real) == 0:
+        raise ValueError(f"path: the signal column of {path} is constant")
+
+    # ---- zero time
+    if zero_time == "auto":
+        found = _first_moment_zero_time(raw_t, real)
+        if found is None:
+            negative = f" has negative times (from {raw_t[0]:.6g} us) but" if raw_t[0] < 0 else ""
+            raise ValueError(f"path: cannot find zero time in {path}: it{negative} peaks at its last point, while "
+                             "a DEER trace peaks at zero time; pass zero_time= (us) if the trace is right")
+        if raw_t[0] >= 0 and not _has_echo_rise(raw_t, real, found):
+            zero_time = 0.0
+            notes.append("zero time 0 us: the file starts at zero time (no echo rise before a later maximum)")
+        else:
+            zero_time = found
+            notes.append(f"zero time {found:.4g} us from the echo maximum and a first-moment fit around it")
+    else:
+        if zero_time >= raw_t[-1]:
+            raise ValueError(f"zero_time: {zero_time} us is at or after the last time of {path} "
+                             f"({raw_t[-1]:.6g} us)")
+        notes.append(f"zero time {zero_time:.4g} us (given)")
+    shifted = raw_t - zero_time
+    after = int(np.count_nonzero(shifted >= 0))
+    if after < 8:
+        raise ValueError(f"path: {path} has {after} points after zero time ({zero_time:.6g} us); need at least 8")
+    t = np.linspace(0.0, shifted[-1], config.n_time)
+    if shifted[0] > t[1]:
+        raise ValueError(f"path: {path} starts at {shifted[0]:.6g} us after zero time; the net needs the trace "
+                         f"from zero time (first point at most {t[1]:.4g} us after it); pass zero_time= if "
+                         "zero time is elsewhere")
+    resampled = PchipInterpolator(shifted, real, extrapolate=True)(t)
+    if np.ptp(resampled) == 0:
+        raise ValueError(f"path: the signal of {path} is constant after zero time")
+    boxed = (resampled - resampled.min()) / np.ptp(resampled)
+    r = config.r * np.cbrt(shifted[-1] / config.tmax)
+    return MeasuredTrace(t=t, trace=boxed.astype(np.float32), r=r, raw_t=raw_t, raw_signal=raw_signal,
+                         zero_time=float(zero_time), phase=float(phase), imaginary_column=column,
+                         raw_imaginary=raw_imaginary, notes=tuple(notes))
