@@ -1,11 +1,13 @@
 """DEERNet networks: architectures, training from a random start, metrics, wiretaps, model files.
 
 Modules: `architectures` (two_layer, deep, denoiser), `training` (TrainConfig, train), `predict`,
+`band` (an ensemble's mean distribution and 95 % band, and the band's coverage),
 `metrics` (relative error, peak error, the validation library), `wiretap` (inner signals, streamed
 Gram matrices), `modelfile` (safetensors + JSON sidecar), `cache` (train_or_load, train_or_load_many).
 """
 
 from .architectures import deep, denoiser, two_layer
+from .band import BandCoverage, EnsemblePrediction, band_coverage, predict_band
 from .cache import DEFAULT_ARCHITECTURE, train_or_load, train_or_load_many
 from .metrics import (VALIDATION_SEED, evaluate, peak_error, relative_error, summary, unit_sum,
                       validation_library)
@@ -15,5 +17,5 @@ from .training import DEFAULT_TRAIN_CONFIG, TrainConfig, train
 from .wiretap import gram, wiretap
 
 __all__ = ["two_layer", "deep", "denoiser", "TrainConfig", "DEFAULT_TRAIN_CONFIG", "DEFAULT_ARCHITECTURE",
-           "train", "predict", "wiretap", "gram", "save", "load", "train_or_load", "train_or_load_many", "relative_error",
+           "train", "predict", "predict_band", "EnsemblePrediction", "band_coverage", "BandCoverage", "wiretap", "gram", "save", "load", "train_or_load", "train_or_load_many", "relative_error",
            "peak_error", "summary", "unit_sum", "evaluate", "validation_library", "VALIDATION_SEED"]
