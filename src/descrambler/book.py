@@ -28,6 +28,7 @@ import papermill
 import yaml
 from papermill.exceptions import PapermillExecutionError
 
+from . import performance
 from ._io import write_text
 from ._validate import choice
 from .benchmarks import read_records
@@ -236,6 +237,8 @@ def build(root: str | os.PathLike = ".", profile: str = "full", only: list[str] 
     if html:
         generated = stage / "book" / "_generated"
         write_text(generated / "runtimes.md", table)
-        write_text(generated / "benchmarks.md", benchmark_table(read_records(root / "benchmarks" / "results.jsonl")))
+        records = read_records(root / "benchmarks" / "results.jsonl")
+        write_text(generated / "benchmarks.md", benchmark_table(records))
+        performance.write_scaling(records, generated)
         echo(f"book: {build_html(stage, output)}")
     return runs
