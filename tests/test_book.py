@@ -173,3 +173,99 @@ def test_paper_profile_runs_the_findings_on_a_hundred_networks():
 
     assert chapter_parameters(ROOT, "07_findings", "paper") == {"n_networks": 100}
     assert chapter_parameters(ROOT, "02_training", "paper") == {}  # every other chapter at full size
+
+
+# ---------------------------------------------------------------- faults: nothing half-built, one-line errors
+
+def _fake_jupyter_book(behaviour):
+    """A stand-in for the jupyter-book subprocess: writes a partial HTML book, then `behaviour`."""
+    def run(command, **kwargs):
+        html = Path(command[command.index("--path-output") + 1]) / "_build" / "html"
+        html.mkdir(parents=True)
+        (html / "index.html").write_text("half a book")
+        if behaviour == "interrupt":
+            raise KeyboardInterrupt
+        return subprocess.CompletedProcess(command, 1 if behaviour == "fail" else 0, "broken reference", "")
+    return run
+
+
+@pytest.mark.parametrize("behaviour, error", [("fail", BookError), ("interrupt", KeyboardInterrupt)])
+def test_failed_or_interrupted_html_step_leaves_no_book(tmp_path, quiet_env, monkeypatch, behaviour, error):
+    import descrambler.book as book
+
+    root = _project(tmp_path, _notebook("size = 3"))
+    monkeypatch.setattr(book.subprocess, "run", _fake_jupyter_book(behaviour))
+    with pytest.raises(error):
+        build(root, profile="smoke", echo=lambda *a, **k: None)
+    assert not (root / "_build" / "html").exists()
+    assert not (root / "_build" / ".html-partial").exists()
+
+
+def test_successful_html_step_replaces_the_book(tmp_path, quiet_env, monkeypatch):
+    import descrambler.book as book
+
+    root = _project(tmp_path, _notebook("size = 3"))
+    monkeypatch.setattr(book.subprocess, "run", _fake_jupyter_book("succeed"))
+    index = book.build_html(root, root)
+    assert index == root / "_build" / "html" / "index.html" and index.read_text() == "half a book"
+    assert not (root / "_build" / ".html-partial").exists()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("size: [5\n", r"01_tiny.yaml: not a valid YAML file of parameters: .*01_tiny.yaml"),
+    ("size: '5'\n", r"01_tiny.yaml: size: expected a int like the notebook's default 3, got '5'"),
+    ("size: 5.5\n", r"01_tiny.yaml: size: expected a int"),
+    ("size: true\n", r"01_tiny.yaml: size: expected a int"),
+    ("- size\n", r"01_tiny.yaml: expected a mapping"),
+    ("name: 3\n", r"01_tiny.yaml: name: expected a str"),
+    ("rate: 1\nsize: 3\n", None),  # an int is a fine float
+])
+def test_parameter_files_are_checked_before_any_chapter_runs(tmp_path, quiet_env, text, message):
+    root = _project(tmp_path, _notebook("size = 3\nrate = 0.5\nname = 'a'", "open('ran', 'w').close()"), smoke={})
+    (root / "params" / "smoke" / "01_tiny.yaml").write_text(text)
+    if message is None:
+        build(root, profile="smoke", html=False, echo=lambda *a, **k: None)
+        return
+    with pytest.raises(BookError, match=message):
+        build(root, profile="smoke", echo=lambda *a, **k: None)
+    assert not (root / "_build" / "stage").exists()
+
+
+def test_a_malformed_benchmark_record_is_found_before_any_chapter_runs(tmp_path, quiet_env):
+    root = _project(tmp_path, _notebook("size = 3"))
+    (root / "benchmarks").mkdir()
+    (root / "benchmarks" / "results.jsonl").write_text('{"name": "a", "value": 1, "unit": "s"}\n{"name": \n')
+    with pytest.raises(BookError, match=r"results.jsonl: not a JSON-lines file"):
+        build(root, profile="smoke", echo=lambda *a, **k: None)
+    (root / "benchmarks" / "results.jsonl").write_text('{"name": "a", "value": 1, "unit": "s"}\n[1, 2]\n')
+    with pytest.raises(BookError, match=r"results.jsonl: record 2 is not a benchmark record"):
+        build(root, profile="smoke", echo=lambda *a, **k: None)
+    assert not (root / "_build" / "stage").exists()
+
+
+def test_bad_root_output_and_toc(tmp_path, quiet_env):
+    (tmp_path / "project").mkdir()
+    root = _project(tmp_path / "project", _notebook("size = 3"))
+    with pytest.raises(BookError, match=r"^root: .* has no _toc.yml"):
+        build(tmp_path, profile="smoke")
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(BookError, match=r"^output: .*a_file is a file"):
+        build(root, profile="smoke", output=tmp_path / "a_file")
+    (root / "_toc.yml").write_text("format: [jb-book\n")
+    with pytest.raises(BookError, match=r"_toc.yml: not a valid YAML file"):
+        build(root, profile="smoke")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["book", "--root", "{tmp}"], "error: root: "),
+    (["book", "--root", "{tmp}/project", "--output", "{tmp}/a_file"], "error: output: "),
+])
+def test_book_command_line_errors_are_one_line(tmp_path, quiet_env, capsys, argv, message):
+    from descrambler.__main__ import main
+
+    (tmp_path / "project").mkdir()
+    _project(tmp_path / "project", _notebook("size = 3"))
+    (tmp_path / "a_file").write_text("x")
+    assert main([a.format(tmp=tmp_path) for a in argv]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(message) and "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -13,7 +13,7 @@ def _book(args: argparse.Namespace) -> int:
 
     try:
         build(args.root, profile=args.profile, only=args.only, html=not args.no_html, output=args.output)
-    except BookError as error:
+    except (BookError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

@@ -11,6 +11,7 @@ chapter and the cell, and removes `_build/html`, so a stale book is never left t
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import dataclasses
 import json
@@ -55,7 +56,11 @@ class ChapterRun:
 
 def toc_notebooks(root: Path) -> list[str]:
     """Stems of the notebooks listed in `_toc.yml`, in reading order."""
-    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+    try:
+        toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        message = " ".join(str(error).replace("<unicode string>", str(root / "_toc.yml")).split())
+        raise BookError(f"{root / '_toc.yml'}: not a valid YAML file: {message}") from None
     files: list[str] = []
 
     def walk(node) -> None:
@@ -76,7 +81,11 @@ def chapter_parameters(root: Path, stem: str, profile: str) -> dict:
     """The parameters a profile passes to a chapter, checked against the notebook's `parameters` cell."""
     choice(profile, "profile", PROFILES)
     path = root / "params" / profile / f"{stem}.yaml"
-    parameters = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.exists() else {}
+    try:
+        parameters = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.exists() else {}
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        message = " ".join(str(error).replace("<unicode string>", str(path)).split())
+        raise BookError(f"{path}: not a valid YAML file of parameters: {message}") from None
     if not isinstance(parameters, dict):
         raise BookError(f"{path}: expected a mapping of parameter names to values")
     known = papermill.inspect_notebook(str(root / "notebooks" / f"{stem}.ipynb"))
@@ -84,7 +93,24 @@ def chapter_parameters(root: Path, stem: str, profile: str) -> dict:
     if unknown:
         raise BookError(f"{path}: {', '.join(unknown)} not in the parameters cell of {stem} "
                         f"(known: {', '.join(known) or 'none'})")
+    for name, value in parameters.items():
+        check_parameter_type(path, name, value, known[name]["default"])
     return parameters
+
+
+def check_parameter_type(path: Path, name: str, value, default: str) -> None:
+    """BookError unless `value` has the type of the parameters cell's `default` (source text); an int
+    passes for a float, and a default that is an expression, not a literal, is not checked."""
+    try:
+        expected = type(ast.literal_eval(default))
+    except (ValueError, SyntaxError):
+        return
+    fits = isinstance(value, expected) and (expected is bool or not isinstance(value, bool))
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        fits = True
+    if not fits and default != "None":
+        raise BookError(f"{path}: {name}: expected a {expected.__name__} like the notebook's default "
+                        f"{default}, got {value!r}")
 
 
 def notebook_title(notebook: nbformat.NotebookNode, default: str) -> str:
@@ -172,14 +198,49 @@ def stage_sources(root: Path, stage: Path, fresh: bool = True) -> None:
 
 
 def build_html(stage: Path, output: Path) -> Path:
-    """Run Jupyter Book on the staged sources, warnings as errors; return `output/_build/html/index.html`."""
+    """Run Jupyter Book on the staged sources, warnings as errors; return `output/_build/html/index.html`.
+
+    Jupyter Book writes into a partial folder (`output/_build/.html-partial`) that replaces
+    `output/_build/html` only when it succeeded: a failed or interrupted HTML step leaves no book behind.
+    """
+    partial = output / "_build" / ".html-partial"
+    final = output / "_build" / "html"
+    shutil.rmtree(partial, ignore_errors=True)
     command = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", str(stage),
-               "--path-output", str(output),
-               "-W", "-n", "--keep-going"]
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise BookError("jupyter-book build failed:\n" + result.stdout[-6000:] + result.stderr[-6000:])
-    return output / "_build" / "html" / "index.html"
+               "--path-output", str(partial), "-W", "-n", "--keep-going"]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0 or not (partial / "_build" / "html" / "index.html").exists():
+            raise BookError("jupyter-book build failed:\n" + result.stdout[-6000:] + result.stderr[-6000:])
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(partial / "_build" / "html", final)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return final / "index.html"
+
+
+def read_benchmark_records(root: Path) -> list[dict]:
+    """The benchmark records of `root/benchmarks/results.jsonl`; BookError naming the file if one is malformed."""
+    path = root / "benchmarks" / "results.jsonl"
+    try:
+        records = read_records(path)
+    except ValueError as error:
+        raise BookError(f"{path}: not a JSON-lines file of benchmark records: {error}") from None
+    bad = [i + 1 for i, entry in enumerate(records) if not isinstance(entry, dict) or not {"name", "value", "unit"} <= set(entry)]
+    if bad:
+        raise BookError(f"{path}: record {bad[0]} is not a benchmark record (needs name, value and unit)")
+    return records
+
+
+def check_folders(root: Path, output: Path) -> None:
+    """BookError unless `root` holds the book's `_toc.yml` and `output` can hold `_build`."""
+    if not (root / "_toc.yml").is_file():
+        raise BookError(f"root: {root} has no _toc.yml; give the project folder (the one holding _toc.yml)")
+    if output.exists() and not output.is_dir():
+        raise BookError(f"output: {output} is a file, not a folder")
+    existing = next((p for p in (output / "_build", output, *output.parents) if p.exists()), None)
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        raise BookError(f"output: cannot write under {existing}")
 
 
 @contextlib.contextmanager
@@ -210,6 +271,7 @@ def build(root: str | os.PathLike = ".", profile: str = "full", only: list[str] 
     root = Path(root).resolve()
     output = root if output is None else Path(output).resolve()
     choice(profile, "profile", PROFILES)
+    check_folders(root, output)
     stems = toc_notebooks(root)
     if only:
         missing = sorted(set(only) - set(stems))
@@ -219,6 +281,9 @@ def build(root: str | os.PathLike = ".", profile: str = "full", only: list[str] 
     missing = [s for s in stems if not (root / "notebooks" / f"{s}.ipynb").exists()]
     if missing:
         raise BookError(f"_toc.yml lists chapters with no notebook in notebooks/: {', '.join(missing)}")
+    for stem in stems:  # every parameter file is checked before any chapter runs
+        chapter_parameters(root, stem, profile)
+    records = read_benchmark_records(root) if html else []
     stage = output / "_build" / "stage"
     if html:
         shutil.rmtree(output / "_build" / "html", ignore_errors=True)
@@ -237,7 +302,6 @@ def build(root: str | os.PathLike = ".", profile: str = "full", only: list[str] 
     if html:
         generated = stage / "book" / "_generated"
         write_text(generated / "runtimes.md", table)
-        records = read_records(root / "benchmarks" / "results.jsonl")
         write_text(generated / "benchmarks.md", benchmark_table(records))
         performance.write_scaling(records, generated)
         echo(f"book: {build_html(stage, output)}")
