@@ -1,9 +1,13 @@
-"""Model files: weights in safetensors, a JSON sidecar describing them; nothing is ever unpickled.
+"""Model files: weights in safetensors with their description inside; nothing is ever unpickled.
 
-`save(model, "m.safetensors", metadata)` writes `m.safetensors` and `m.safetensors.json` (format,
-architecture name and arguments, SHA-256 of the weights file, package and library versions, the
-caller's metadata: train and library configurations, seed, metrics), each atomically. `load`
-refuses pickle and torch.save files, checks the hash, and rebuilds the architecture from the sidecar.
+`save(model, "m.safetensors", metadata)` writes one file, atomically: the weights, and in the
+safetensors header the record that describes them (format, architecture name and arguments, SHA-256
+of the tensor data, package and library versions, the caller's metadata: train and library
+configurations, seed, metrics). A save interrupted at any point leaves the old file or the new one,
+never a mix. A readable copy of the record (with the SHA-256 of the whole file) goes to the JSON
+sidecar `m.safetensors.json`; `load` does not need it and never trusts it. `load` refuses pickle and
+torch.save files, checks the hash and the sizes the record asks for against the tensors in the file
+before allocating anything, and rebuilds the architecture from the record.
 """
 
 from __future__ import annotations
@@ -27,7 +31,12 @@ from .. import __version__
 from .._io import write_bytes, write_text
 from .architectures import architecture_of, build
 
-FORMAT = "descrambler-model/1"
+FORMAT = "descrambler-model/2"
+#: The key of the record in the safetensors header's string metadata.
+HEADER_KEY = "descrambler"
+#: Largest layer width and number of hidden layers a model file may ask for (checked before building).
+MAX_WIDTH = 1 << 16
+MAX_HIDDEN_LAYERS = 256
 
 
 def sidecar_path(path: str | os.PathLike) -> Path:
@@ -51,7 +60,8 @@ def _plain(value):
 
 
 def save(model: nn.Module, path: str | os.PathLike, metadata: dict | None = None) -> Path:
-    """Write `model`'s weights to `path` (safetensors) and its sidecar; return the sidecar path.
+    """Write `model`'s weights and their record to `path` (safetensors, one atomic write) and a readable
+    copy of the record to the sidecar; return the sidecar path.
 
     `model` must come from `two_layer`, `deep` or `denoiser`; `metadata` is any JSON-ready mapping
     (dataclasses and numpy values are converted), conventionally `train_config`, `seed`, `metrics`.
@@ -60,17 +70,30 @@ def save(model: nn.Module, path: str | os.PathLike, metadata: dict | None = None
     if metadata is not None and not isinstance(metadata, dict):
         raise ValueError(f"metadata: expected a dict, got {type(metadata).__name__}")
     tensors = {name: value.detach().cpu().contiguous() for name, value in model.state_dict().items()}
-    data = save_tensors(tensors)
-    sidecar = {"format": FORMAT, "architecture": architecture, "sha256": hashlib.sha256(data).hexdigest(),
-               "bytes": len(data), "versions": versions(), "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-               "metadata": metadata or {}}
+    record = {"format": FORMAT, "architecture": architecture,
+              "tensors_sha256": hashlib.sha256(_tensor_data(save_tensors(tensors))).hexdigest(),
+              "versions": versions(), "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+              "metadata": metadata or {}}
     try:
-        text = json.dumps(sidecar, indent=1, default=_plain, allow_nan=False)
+        text = json.dumps(record, default=_plain, allow_nan=False)
     except (TypeError, ValueError) as error:
         raise ValueError(f"metadata: cannot be written as JSON ({error})") from None
+    data = save_tensors(tensors, metadata={HEADER_KEY: text})
     write_bytes(path, data)
-    write_text(sidecar_path(path), text)
+    copy = {**json.loads(text), "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    write_text(sidecar_path(path), json.dumps(copy, indent=1))
     return sidecar_path(path)
+
+
+def _header(data: bytes) -> dict:
+    """The parsed JSON header of safetensors bytes (checked by `_refuse_unsafe`)."""
+    size = int.from_bytes(data[:8], "little")
+    return json.loads(data[8:8 + size])
+
+
+def _tensor_data(data: bytes) -> bytes:
+    """The tensor data of safetensors bytes: everything after the header."""
+    return data[8 + int.from_bytes(data[:8], "little"):]
 
 
 def _refuse_unsafe(data: bytes, path: Path) -> None:
@@ -84,44 +107,81 @@ def _refuse_unsafe(data: bytes, path: Path) -> None:
         raise ValueError(f"path: {path} is not a readable safetensors file (truncated or corrupted header)")
 
 
-def read_sidecar(path: str | os.PathLike) -> dict:
-    """The parsed sidecar of the weights file `path`; ValueError if missing or malformed."""
-    sidecar = sidecar_path(path)
-    if not sidecar.is_file():
-        raise ValueError(f"path: the sidecar {sidecar} is missing; a model file needs its sidecar")
+def read_record(path: str | os.PathLike, data: bytes | None = None) -> dict:
+    """The record inside the model file `path` (its bytes `data`, if already read); ValueError if the
+    file is not a model file written by `save`."""
+    path = Path(path)
+    if data is None:
+        if not path.is_file():
+            raise ValueError(f"path: no such model file: {path}")
+        data = path.read_bytes()
+    _refuse_unsafe(data, path)
     try:
-        record = json.loads(sidecar.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"path: the sidecar {sidecar} is not valid JSON ({error})") from None
+        text = _header(data).get("__metadata__", {}).get(HEADER_KEY)
+        record = json.loads(text) if isinstance(text, str) else None
+    except (UnicodeDecodeError, json.JSONDecodeError, AttributeError) as error:
+        raise ValueError(f"path: {path} has an unreadable header ({error})") from None
     if not isinstance(record, dict) or record.get("format") != FORMAT:
-        raise ValueError(f"path: the sidecar {sidecar} is not a {FORMAT} record")
-    missing = {"architecture", "sha256", "metadata"} - set(record)
+        raise ValueError(f"path: {path} holds no {FORMAT} record in its header (written by another program "
+                         "or an older version of descrambler); save the model again with descrambler.nets.save")
+    missing = {"architecture", "tensors_sha256", "metadata"} - set(record)
     if missing:
-        raise ValueError(f"path: the sidecar {sidecar} lacks {', '.join(sorted(missing))}")
+        raise ValueError(f"path: the record in {path} lacks {', '.join(sorted(missing))}")
     return record
 
 
-def load(path: str | os.PathLike) -> nn.Sequential:
-    """The model saved at `path`, on the CPU in evaluation mode; its sidecar metadata in `.metadata`.
+def _check_sizes(architecture, data: bytes, path: Path) -> None:
+    """ValueError unless the recorded architecture is of a sane size and its parameters have exactly the
+    shapes of the tensors in the file; checked on torch's "meta" device, so nothing is allocated."""
+    arguments = architecture.get("arguments") if isinstance(architecture, dict) else None
+    if not isinstance(arguments, dict):
+        raise ValueError(f"path: the record in {path} has no architecture arguments: {architecture!r}")
+    hidden = arguments.get("hidden", [])
+    widths = [arguments.get(k) for k in ("n_in", "n_hidden", "n_out")] + (list(hidden) if isinstance(hidden, list) else [])
+    if not isinstance(hidden, list) or len(hidden) > MAX_HIDDEN_LAYERS:
+        raise ValueError(f"path: the record in {path} asks for {len(hidden) if isinstance(hidden, list) else hidden!r} "
+                         f"hidden layers; at most {MAX_HIDDEN_LAYERS}")
+    if any(isinstance(w, (int, float)) and not isinstance(w, bool) and w > MAX_WIDTH for w in widths):
+        raise ValueError(f"path: the record in {path} asks for a layer wider than {MAX_WIDTH}: {arguments}")
+    try:
+        with torch.device("meta"):
+            expected = {name: tuple(t.shape) for name, t in build(architecture).state_dict().items()}
+    except ValueError as error:
+        raise ValueError(f"path: the record in {path} has a bad architecture ({error})") from None
+    stored = {name: tuple(entry["shape"]) for name, entry in _header(data).items() if name != "__metadata__"}
+    if expected != stored:
+        raise ValueError(f"path: the weights in {path} do not fit the architecture {architecture} (the file holds "
+                         f"{sorted(stored.items())[:4]}..., the architecture needs {sorted(expected.items())[:4]}...)")
 
-    Raises ValueError for a missing, pickled, truncated or corrupted file, a sidecar whose hash does
-    not match the weights, or weights that do not fit the recorded architecture.
+
+def load(path: str | os.PathLike) -> nn.Sequential:
+    """The model saved at `path`, on the CPU in evaluation mode; its recorded metadata in `.metadata`.
+
+    Raises ValueError for a missing, pickled, truncated or corrupted file, a record whose hash does not
+    match the tensors, a record that asks for absurd sizes, weights that do not fit the recorded
+    architecture, and weights that are not finite. The sidecar is not read.
     """
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"path: no such model file: {path}")
     data = path.read_bytes()
-    _refuse_unsafe(data, path)
-    record = read_sidecar(path)
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != record["sha256"]:
-        raise ValueError(f"path: content hash mismatch for {path}: the file has SHA-256 {digest[:16]}..., "
-                         f"the sidecar records {str(record['sha256'])[:16]}... (corrupted, truncated or "
-                         "replaced file)")
+    record = read_record(path, data)
+    digest = hashlib.sha256(_tensor_data(data)).hexdigest()
+    if digest != record["tensors_sha256"]:
+        raise ValueError(f"path: content hash mismatch for {path}: its tensors have SHA-256 {digest[:16]}..., "
+                         f"its record says {str(record['tensors_sha256'])[:16]}... (corrupted or truncated file)")
+    try:
+        _check_sizes(record["architecture"], data, path)
+    except (TypeError, KeyError) as error:
+        raise ValueError(f"path: the record in {path} does not describe an architecture ({error})") from None
     try:
         tensors = load_tensors(data)
     except Exception as error:  # safetensors raises its own error types
         raise ValueError(f"path: {path} cannot be read as safetensors ({error})") from None
+    bad = [name for name, tensor in tensors.items() if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+    if bad:
+        raise ValueError(f"path: {path} holds non-finite weights (NaN or infinity) in {', '.join(bad)}: the training "
+                         "that wrote it diverged; retrain it")
     with torch.random.fork_rng(devices=[]):  # building initialises weights: keep the caller's RNG
         model = build(record["architecture"])
     try:
