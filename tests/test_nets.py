@@ -160,3 +160,11 @@ def test_validation_library_is_fixed_and_cached():
     first = validation_library(config, 50)
     assert first is validation_library(config, 50)
     assert len(first) == 50 and first.traces.shape == (50, 32)
+
+
+def test_predict_refuses_to_return_nan_rows():
+    model = two_layer()
+    with torch.no_grad():
+        model[2].bias[5] = float("nan")
+    with pytest.raises(ValueError, match=r"^model: returned NaN or infinite outputs for 3 of 3 traces \(its weights hold NaN"):
+        predict(model, np.full((3, 256), 0.5))

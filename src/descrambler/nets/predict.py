@@ -43,10 +43,18 @@ def predict(model: nn.Module, traces: ArrayLike, batch_size: int = 8192) -> np.n
     Negative outputs (a linear output layer rings below zero) are set to zero before normalising:
     a distance distribution is non-negative. A row with no positive output at all becomes the
     uniform distribution (no information), which the relative-error metric scores as a failure.
+    A network that returns NaN or infinity raises ValueError instead of returning such rows.
     """
     single = np.ndim(traces) == 1
     x = check_inputs(model, np.atleast_2d(traces) if single else traces, "traces")
-    p = np.clip(outputs(model, x, positive_int(batch_size, "batch_size")).astype(np.float64), 0, None)
+    raw = outputs(model, x, positive_int(batch_size, "batch_size")).astype(np.float64)
+    bad = ~np.isfinite(raw).all(axis=1)
+    if bad.any():
+        weights = all(torch.isfinite(p).all() for p in model.parameters())
+        raise ValueError(f"model: returned NaN or infinite outputs for {int(bad.sum())} of {len(raw)} traces "
+                         + ("(its weights are finite: an overflow inside the network)" if weights else
+                            "(its weights hold NaN or infinity: the training that made it diverged)"))
+    p = np.clip(raw, 0, None)
     total = p.sum(axis=1, keepdims=True)
     empty = total[:, 0] <= 0
     p[empty], total[empty] = 1.0, p.shape[1]
