@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: book smoke-book test bench clean
+.PHONY: book smoke-book test bench check-html clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,12 @@ smoke-book: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# A reader's check of the built book (make book first): links, images, figures, and with Chromium
+# (Debian: apt install chromium) every page loaded headless, a screenshot each in _build/screenshots.
+# make test runs the same check on the smoke book it builds.
+check-html: $(STAMP)
+	$(PY) -m descrambler check-html
 
 bench: $(STAMP)
 	$(PY) -m descrambler bench library --record benchmarks/results.jsonl

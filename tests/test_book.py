@@ -114,6 +114,16 @@ def test_every_chapter_renders_with_figures(smoke_book):
 
 
 @pytest.mark.book
+def test_a_reader_finds_no_broken_page_in_the_smoke_book(smoke_book):
+    """Every page: internal links, images, figures; with Chromium also console errors and a screenshot."""
+    from descrambler.htmlcheck import check_book
+
+    reports = check_book(smoke_book / "html", smoke_book / "screenshots")
+    assert len(reports) >= len(toc_notebooks(ROOT))
+    assert {r.page: r.problems for r in reports if r.problems} == {}
+
+
+@pytest.mark.book
 def test_performance_page_shows_the_recorded_benchmarks(smoke_book):
     page = (smoke_book / "html" / "book" / "performance.html").read_text(encoding="utf-8")
     assert "library_throughput" in page and "training_median_rel_error" in page
