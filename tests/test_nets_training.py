@@ -1,15 +1,17 @@
 """Tests of descrambler.nets.training: a short training learns, seeds reproduce, configurations are checked."""
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
 import torch
 
-from descrambler.deer import LibraryConfig
-from descrambler.nets import DEFAULT_TRAIN_CONFIG, TrainConfig, denoiser, train, two_layer
+from descrambler.deer import LibraryConfig, make_library
+from descrambler.nets import DEFAULT_TRAIN_CONFIG, TrainConfig, cache, denoiser, train, two_layer
 from descrambler.nets.metrics import VALIDATION_SEED
-from descrambler.nets.training import library_seed, targets
+from descrambler.nets.training import library_seed, targets, training_data
+from descrambler.speech import SpeechConfig, make_speech
 
 SMALL = TrainConfig(epochs=3, n_train=3000, batch_size=64, learning_rate=1e-2, n_validation=400)
 
@@ -174,3 +176,49 @@ def test_training_benchmark_names_the_output_and_profile(tmp_path, monkeypatch):
     assert record["output"] == record["architecture"]["arguments"]["output"] and record["profile"] == "smoke"
     assert record["seconds"] > 0 and 0 < record["median_rel_error"] < 1.5
     assert (tmp_path / "m.safetensors").exists()
+
+
+SPEECH = TrainConfig(data="speech", target="clean", epochs=2, n_train=2000, batch_size=64, learning_rate=3e-3,
+                     n_validation=200, speech=SpeechConfig(snr_db=(0.0, 5.0)))
+
+
+def test_denoiser_trains_on_speech():
+    model, history = train(denoiser(hidden=(32,)), SPEECH, seed=2)
+    assert history["val_rel_error"][-1] < history["initial"]["median_rel_error"] - 0.1
+    assert history["val_peak_error_nm"] == [None, None]
+    clean, noisy = make_speech(SPEECH.n_validation, SPEECH.speech, SPEECH.validation_seed)
+    y_hat = model(torch.from_numpy(noisy)).detach().numpy()
+    error = np.linalg.norm(y_hat - clean, axis=1) / np.linalg.norm(clean, axis=1)
+    assert history["final"]["median_rel_error"] == pytest.approx(float(np.median(error)), rel=1e-5)
+
+
+def test_training_data_follows_config():
+    deer = TrainConfig(n_train=300, batch_size=100, target="max_0.75")
+    x, y = training_data(deer, 9)
+    library = make_library(300, deer.library, 9)
+    np.testing.assert_array_equal(x, library.traces)
+    np.testing.assert_array_equal(y, targets(library, "max_0.75"))
+    x, y = training_data(SPEECH, 9)
+    clean, noisy = make_speech(SPEECH.n_train, SPEECH.speech, 9)
+    np.testing.assert_array_equal(x, noisy)
+    np.testing.assert_array_equal(y, clean)
+
+
+def test_speech_config_round_trip_and_cache_key():
+    assert TrainConfig.from_dict(json.loads(json.dumps(SPEECH.to_dict()))) == SPEECH
+    assert TrainConfig.from_dict({"epochs": 3}) == TrainConfig(epochs=3)  # records written before `data` existed
+    key = cache.cache_key({"name": "denoiser", "arguments": {}}, SPEECH, 0)
+    louder = dataclasses.replace(SPEECH, speech=SpeechConfig(snr_db=(5.0, 10.0)))
+    assert key != cache.cache_key({"name": "denoiser", "arguments": {}}, louder, 0)
+    assert key != cache.cache_key({"name": "denoiser", "arguments": {}}, dataclasses.replace(SPEECH, data="deer"), 0)
+    assert "speech.py" in cache.SOURCES
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"data": "audio"}, "data: unknown value"),
+    ({"data": "speech"}, "target: the speech data has clean frames as its only target"),
+    ({"speech": {"snr_db": (0, 5)}}, "speech: expected a SpeechConfig"),
+])
+def test_bad_data_config_raises(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**kwargs)

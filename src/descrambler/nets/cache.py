@@ -3,8 +3,8 @@
 Files live under `descrambler._io.cache_dir()`, named by a hash of everything that determines the
 trained weights: the architecture and its arguments, the training (and library) configuration, the
 seed, the package and torch versions, and the source code that computes the weights (SOURCES: the
-simulation, the architectures, the training and the validation it stops on), so a change there
-invalidates the cache and a change elsewhere (model files, wiretaps, measurements) does not.
+simulation, the speech frames, the architectures, the training and the validation it stops on), so a
+change there invalidates the cache and a change elsewhere (model files, wiretaps, measurements) does not.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ from .training import DEFAULT_TRAIN_CONFIG, TrainConfig, resolve_device, train
 DEFAULT_ARCHITECTURE = {"name": "two_layer", "arguments": {}}
 _PACKAGE = Path(__file__).resolve().parent.parent
 #: The source files, relative to the package, whose code determines a trained network's weights.
-SOURCES = ("deer.py", "nets/architectures.py", "nets/training.py", "nets/metrics.py", "nets/predict.py")
+SOURCES = ("deer.py", "speech.py", "nets/architectures.py", "nets/training.py", "nets/metrics.py",
+           "nets/predict.py")
 
 
 @functools.lru_cache(maxsize=1)

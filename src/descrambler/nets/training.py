@@ -1,10 +1,12 @@
-"""Training a DEERNet from a random start: Adam or full-batch L-BFGS, DEERNet's training library."""
+"""Training a net from a random start: Adam or full-batch L-BFGS, on DEERNet's training library or on
+speech-like frames (`descrambler.speech`, for the denoiser)."""
 
 from __future__ import annotations
 
 import contextlib
 import copy
 import dataclasses
+import functools
 import math
 import time
 from collections.abc import Iterator
@@ -16,6 +18,7 @@ from torch import nn
 from .._validate import choice, non_negative_int, positive, positive_int
 from ..deer import Library, LibraryConfig, make_library
 from ..progress import progress_bar
+from ..speech import SpeechConfig, make_speech
 from .architectures import linear_layers
 from .metrics import N_VALIDATION, VALIDATION_SEED, evaluate, validation_library
 from .predict import outputs
@@ -27,6 +30,9 @@ OPTIMISERS = ("adam", "lbfgs")
 #: What the net learns: library distributions (mean 1), distributions scaled to a maximum of 0.75
 #: (the 2018 DEERNet's sigmoid output), or the clean traces (denoiser).
 TARGETS = ("distribution", "max_0.75", "clean")
+#: The training data: DEER traces from `library` ("deer") or speech-like frames from `speech` ("speech":
+#: noisy frames in, clean frames out; target "clean" only).
+DATA = ("deer", "speech")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +51,9 @@ class TrainConfig:
     and reshuffled. `schedule`: "cosine" decays the learning rate per step from `learning_rate`
     to zero; "halving" halves it every `halve_every` epochs (the production DEERNet's choice);
     "constant". The validation library (`n_validation` traces, `validation_seed`) uses `library`.
+    `data` "speech" trains on `n_train` frames of `descrambler.speech.make_speech(n_train, speech, seed)`
+    instead (noisy in, clean out; `target` must be "clean"), validated on `n_validation` frames drawn with
+    `validation_seed`; `library` is then unused.
 
     The defaults are the book's choice. Development notes (one-off runs during development, not
     reproduced by a script; chapter 2 and the `training` benchmark measure the chosen defaults):
@@ -73,6 +82,8 @@ class TrainConfig:
     library: LibraryConfig = LibraryConfig()
     n_validation: int = N_VALIDATION
     validation_seed: int = VALIDATION_SEED
+    data: str = "deer"
+    speech: SpeechConfig = SpeechConfig()
 
     def __post_init__(self):
         for name in ("epochs", "n_train", "batch_size", "halve_every", "n_validation"):
@@ -95,9 +106,14 @@ class TrainConfig:
         if not isinstance(self.library, LibraryConfig):
             raise ValueError(f"library: expected a LibraryConfig, got {type(self.library).__name__}")
         non_negative_int(self.validation_seed, "validation_seed")
+        choice(self.data, "data", DATA)
+        if not isinstance(self.speech, SpeechConfig):
+            raise ValueError(f"speech: expected a SpeechConfig, got {type(self.speech).__name__}")
+        if self.data == "speech" and self.target != "clean":
+            raise ValueError(f"target: the speech data has clean frames as its only target, got {self.target!r}")
 
     def to_dict(self) -> dict:
-        """Plain JSON-ready fields (the library configuration nested)."""
+        """Plain JSON-ready fields (the library and speech configurations nested)."""
         return dataclasses.asdict(self)
 
     @classmethod
@@ -105,6 +121,7 @@ class TrainConfig:
         """Inverse of `to_dict`."""
         fields = dict(fields)
         fields["library"] = LibraryConfig(**fields.get("library", {}))
+        fields["speech"] = SpeechConfig(**fields.get("speech", {}))
         return cls(**fields)
 
 
@@ -143,14 +160,34 @@ def targets(library: Library, target: str) -> np.ndarray:
     return library.distributions
 
 
+def training_data(config: TrainConfig, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(inputs, targets), float32 (n_train, n), of the training library or speech frames drawn from `seed`."""
+    if config.data == "speech":
+        clean, noisy = make_speech(config.n_train, config.speech, seed)
+        return noisy, clean
+    library = make_library(config.n_train, config.library, seed)
+    return library.traces, np.ascontiguousarray(targets(library, config.target))
+
+
+@functools.lru_cache(maxsize=4)
+def validation_speech(config: SpeechConfig, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The fixed speech validation frames (clean, noisy) (cached; treat them as read-only)."""
+    return make_speech(n, config, seed)
+
+
 def validate(model: nn.Module, config: TrainConfig) -> dict:
-    """Median validation metrics; for the "clean" target the error is ||y_hat - y|| / ||y|| on traces."""
-    library = validation_library(config.library, config.n_validation, config.validation_seed)
-    if config.target == "clean":
-        y = library.clean.astype(np.float64)
-        error = np.linalg.norm(outputs(model, library.traces) - y, axis=1) / np.linalg.norm(y, axis=1)
-        return {"median_rel_error": float(np.median(error)), "median_peak_error_nm": None}
-    return evaluate(model, library)
+    """Median validation metrics; for the "clean" target the error is ||y_hat - y|| / ||y|| on traces
+    (or speech frames)."""
+    if config.data == "speech":
+        y, x = validation_speech(config.speech, config.n_validation, config.validation_seed)
+    else:
+        library = validation_library(config.library, config.n_validation, config.validation_seed)
+        if config.target != "clean":
+            return evaluate(model, library)
+        y, x = library.clean, library.traces
+    y = y.astype(np.float64)
+    error = np.linalg.norm(outputs(model, x) - y, axis=1) / np.linalg.norm(y, axis=1)
+    return {"median_rel_error": float(np.median(error)), "median_peak_error_nm": None}
 
 
 def _reinitialise(model: nn.Module, seed: int) -> None:
@@ -187,14 +224,13 @@ def train(model: nn.Module, config: TrainConfig | None = None, seed: int = 0, de
     """Train `model` from a random start drawn from `seed` (its incoming weights are discarded).
 
     `config.optimiser` (mini-batch Adam or full-batch L-BFGS) on the mean squared error between outputs
-    and `config.target`, training libraries from `make_library` with seeds derived from `seed`, the
-    validation metrics after every epoch (and validation-based stopping with `config.patience`, which
-    records `best_epoch`). The same
-    seed gives identical weights on the CPU. Returns the model (trained in place, on `device`) and
-    its history: per epoch `loss` (mean over the epoch's batches), `val_rel_error`,
-    `val_peak_error_nm`, `learning_rate`, `seconds` (cumulative wall time, data generation
-    included) and `data_seconds` (of which generating training libraries), plus `initial` (the
-    metrics of the random start) and the totals.
+    and `config.target`, training data from `training_data` (DEER libraries or speech frames) with seeds
+    derived from `seed`, the validation metrics after every epoch (and validation-based stopping with
+    `config.patience`, which records `best_epoch`). The same seed gives identical weights on the CPU.
+    Returns the model (trained in place, on `device`) and its history: per epoch `loss` (mean over the
+    epoch's batches), `val_rel_error`, `val_peak_error_nm`, `learning_rate`, `seconds` (cumulative wall
+    time, data generation included) and `data_seconds` (of which generating training data), plus
+    `initial` (the metrics of the random start) and the totals.
 
     `threads`: intra-op torch threads on the CPU during training (None: torch's setting). One is the
     default: batches of this small net gain little from a second thread, and on a shared 2-core
@@ -272,11 +308,11 @@ def _train(model: nn.Module, config: TrainConfig, seed: int, device: torch.devic
     for epoch in range(config.epochs):
         if x is None or config.fresh_data:
             tic = time.perf_counter()
-            library = make_library(config.n_train, config.library,
-                                   library_seed(seed, epoch if config.fresh_data else 0, config.validation_seed))
-            x = torch.from_numpy(library.traces).to(device)
-            y = torch.from_numpy(np.ascontiguousarray(targets(library, config.target))).to(device)
-            del library
+            inputs, wanted = training_data(config, library_seed(seed, epoch if config.fresh_data else 0,
+                                                                config.validation_seed))
+            x = torch.from_numpy(inputs).to(device)
+            y = torch.from_numpy(wanted).to(device)
+            del inputs, wanted
             data_seconds += time.perf_counter() - tic
         model.train()
         # a fresh library is already in random order; a reused one is reshuffled every epoch
