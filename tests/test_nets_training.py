@@ -222,3 +222,12 @@ def test_speech_config_round_trip_and_cache_key():
 def test_bad_data_config_raises(kwargs, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig(**kwargs)
+
+
+def test_a_diverging_training_says_so_and_names_the_epoch():
+    from descrambler.nets import TrainingDiverged
+
+    config = TrainConfig(epochs=3, n_train=512, batch_size=64, n_validation=100, learning_rate=1e30,
+                         target="distribution")
+    with pytest.raises(TrainingDiverged, match=r"^training diverged in epoch 1 of 3 .*lower learning_rate \(now 1e\+30\)"):
+        train(two_layer(n_hidden=8, output="linear"), config, seed=0)

@@ -185,7 +185,7 @@ def test_the_six_real_traces_load(sample):
     (dict(imaginary=2), "imaginary"),
     (dict(imaginary=7), "imaginary"),
     (dict(imaginary=True), "imaginary"),
-    (dict(time_unit="s"), "time_unit"),
+    (dict(time_unit="h"), "time_unit"),
 ])
 def test_load_trace_bad_arguments(tmp_path, kwargs, name):
     text = "\n".join(f"{i * 0.1} {np.exp(-i * 0.1)}" for i in range(30))
@@ -199,10 +199,10 @@ def test_load_trace_refuses_too_few_points_after_zero_time(tmp_path):
         load_trace(_write(tmp_path, text))
 
 
-def test_load_trace_binary_file_hint(tmp_path):
+def test_load_trace_binary_file_without_its_descriptor(tmp_path):
     path = tmp_path / "trace.DTA"
     path.write_bytes(bytes(range(256)) * 4)
-    with pytest.raises(ValueError, match="path: .*deerload"):
+    with pytest.raises(ValueError, match="path: .*needs trace.DSC beside trace.DTA"):
         load_trace(path)
 
 

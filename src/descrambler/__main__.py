@@ -1,4 +1,5 @@
-"""Command line: `python -m descrambler book ...`, `bench ...`, `fidelity ...`, `analyse ...` and `ensemble ...`."""
+"""Command line: `python -m descrambler book ...`, `bench ...`, `fidelity ...`, `analyse ...`, `ensemble ...` and
+`check-html`."""
 
 from __future__ import annotations
 
@@ -26,7 +27,12 @@ def _bench(args: argparse.Namespace) -> int:
     for entry in records:
         print(json.dumps(entry), flush=True)
     if args.record:
-        append_records(args.record, records)
+        try:
+            append_records(args.record, records)
+        except (OSError, ValueError) as error:  # checked before the run; the file changed since
+            print(f"error: --record: cannot append to {args.record} ({error}); the records are printed above",
+                  file=sys.stderr)
+            return 1
     return 0
 
 
@@ -89,11 +95,36 @@ def _ensemble(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_html(args: argparse.Namespace) -> int:
+    from .htmlcheck import check_book, find_chromium
+
+    chromium = None if args.no_browser else (args.chromium or find_chromium())
+    if chromium is None and not args.no_browser:
+        print("note: Chromium not found (Debian: apt install chromium); checking links and images only",
+              file=sys.stderr)
+
+    def show(report) -> None:
+        print(f"{'FAIL' if report.problems else 'ok  '} {report.page}", flush=True)
+        for problem in report.problems:
+            print(f"     {problem}", flush=True)
+
+    try:
+        reports = check_book(args.html, args.screenshots, chromium=chromium, progress=show)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    failed = sum(bool(r.problems) for r in reports)
+    print(f"{len(reports)} pages checked, {failed} with problems"
+          + (f"; screenshots in {reports[0].screenshot.parent}" if chromium and reports and reports[0].screenshot else ""))
+    return 1 if failed else 0
+
+
 def parser() -> argparse.ArgumentParser:
-    from .benchmarks import names
+    from .benchmarks import BenchParser, names, record_path_arg
     from .book import PROFILES
     from .spec import PROFILES as SPEC_PROFILES
     from .fidelity import RECORDS
+    from .traces import TIME_UNITS
 
     main = argparse.ArgumentParser(prog="python -m descrambler", description=__doc__)
     commands = main.add_subparsers(dest="command", required=True)
@@ -132,7 +163,8 @@ def parser() -> argparse.ArgumentParser:
     analyse.add_argument("--imaginary-column", default="auto", metavar="N",
                          help="column (counted from 1) of the imaginary channel, 'none', or 'auto' (default: the "
                               "third of three columns, if it behaves as one)")
-    analyse.add_argument("--time-unit", choices=("us", "ns"), default="us", help="unit of the time column (default: us)")
+    analyse.add_argument("--time-unit", choices=tuple(TIME_UNITS), default=None,
+                         help="unit of the time column (default: us for text, the descriptor's unit for Bruker .DSC/.DTA)")
     analyse.add_argument("--profile", choices=SPEC_PROFILES, default="full",
                          help="the book's network: full (default) or smoke (tiny, for testing)")
     analyse.set_defaults(handler=_analyse)
@@ -146,14 +178,22 @@ def parser() -> argparse.ArgumentParser:
     ensemble.add_argument("--workers", type=int, help="training processes (default: one per core)")
     ensemble.set_defaults(handler=_ensemble)
 
+    check = commands.add_parser("check-html", help="a reader's check of the built book: links, images, "
+                                "figures, and every page in headless Chromium (screenshots, console errors)")
+    check.add_argument("--html", default="_build/html", help="the built book (default: _build/html)")
+    check.add_argument("--screenshots", default="_build/screenshots", help="screenshot folder (default: _build/screenshots)")
+    check.add_argument("--chromium", help="Chromium executable (default: found on PATH)")
+    check.add_argument("--no-browser", action="store_true", help="check links and images only")
+    check.set_defaults(handler=_check_html)
+
     bench = commands.add_parser("bench", help="run a benchmark; prints JSON lines")
-    which = bench.add_subparsers(dest="benchmark", required=True)
+    which = bench.add_subparsers(dest="benchmark", required=True, parser_class=BenchParser)
     for name in names():
         module = importlib.import_module(f"descrambler.benchmarks.{name}")
         sub = which.add_parser(name, help=module.__doc__.splitlines()[0])
         module.add_arguments(sub)
-        sub.add_argument("--record", metavar="FILE",
-                         help="also append the results to FILE (e.g. benchmarks/results.jsonl)")
+        sub.add_argument("--record", metavar="FILE", type=record_path_arg,
+                         help="also append the results to FILE (e.g. benchmarks/results.jsonl); checked before the run")
         sub.set_defaults(handler=_bench, module=module)
     return main
 

@@ -10,7 +10,14 @@ import numpy as np
 
 def as_array(value, name: str, *, ndim: int | None = None, dtype=np.float64,
              finite: bool = True) -> np.ndarray:
-    """Return `value` as a numpy array of `dtype`, checking its dimension and finiteness."""
+    """Return `value` as a numpy array of `dtype`, checking its dimension and finiteness.
+
+    Complex input is refused when `dtype` is real (numpy would drop the imaginary part with only a
+    warning): pass `value.real` explicitly if that is what is meant.
+    """
+    if not np.issubdtype(np.dtype(dtype), np.complexfloating) and _is_complex(value):
+        raise ValueError(f"{name}: complex values are not accepted (the imaginary part would be lost); "
+                         "pass the real part explicitly")
     try:
         array = np.asarray(value, dtype=dtype)
     except (TypeError, ValueError) as error:
@@ -22,10 +29,22 @@ def as_array(value, name: str, *, ndim: int | None = None, dtype=np.float64,
     return array
 
 
+def _is_complex(value) -> bool:
+    if isinstance(value, numbers.Complex) and not isinstance(value, numbers.Real):
+        return True
+    try:
+        return bool(np.iscomplexobj(value))
+    except (TypeError, ValueError):
+        return False
+
+
 def positive_int(value, name: str) -> int:
-    """Return `value` as an int, requiring an integer >= 1."""
-    integral = isinstance(value, numbers.Integral) or (isinstance(value, numbers.Real) and float(value).is_integer())
-    if isinstance(value, bool) or not integral:
+    """Return `value` as an int, requiring an integer >= 1.
+
+    Integers only (int or a numpy integer): a float is refused even when it is integral (256.0), so a
+    count never passes as a float to fail later; bool is refused too.
+    """
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
         raise ValueError(f"{name}: expected a positive integer, got {value!r}")
     if value < 1:
         raise ValueError(f"{name}: must be a positive integer, got {value!r}")

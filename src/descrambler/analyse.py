@@ -184,14 +184,15 @@ def _models(model, profile: str | None):
 def analyse_trace(path: str | os.PathLike, model=None, profile: str = "full", *,
                   config: LibraryConfig | None = None, zero_time: float | str = "auto",
                   phase: float | str = "auto", imaginary: int | str | None = "auto",
-                  time_unit: str = "us") -> Analysis:
+                  time_unit: str | None = None) -> Analysis:
     """Read the trace file `path` with a trained network: distance distribution, mean, width, depth.
 
     `model`: None (default) for the book's network of `profile` (`book_spec(profile).network(0)`,
     from the model cache or trained once), one torch network, or a list of networks (their mean
     distribution, and their spread in `Analysis.spread`). `config`: the LibraryConfig the network was
     trained on (default: the book's, `book_spec(profile).library`). `zero_time`, `phase`, `imaginary`,
-    `time_unit`: passed to `load_trace`. Bad input raises ValueError naming the argument.
+    `time_unit`: passed to `load_trace` (None: us for a text file, the descriptor's unit for a Bruker
+    BES3T file). Bad input raises ValueError naming the argument.
     """
     from .nets import predict
 

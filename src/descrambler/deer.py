@@ -32,14 +32,46 @@ FWHM_REFERENCES = ("range", "distance")
 PEAK_POSITIONS = ("triangular", "uniform")
 #: Traces generated per random stream; fixed, so a (n, seed) pair always gives the same arrays.
 BLOCK_SIZE = 4096
+#: Distances, nm, the kernel accepts: from below any bond length to a millimetre (whose dipolar phase
+#: stays below 1e-9 rad for a second), far wider than DEER measures (1.5-10 nm); far beyond them r^3
+#: under- or overflows (1e-110 nm gave a NaN kernel).
+DISTANCE_RANGE_NM = (0.01, 1e6)
+#: Nonzero times, us, the kernel accepts: up to a second (DEER traces last microseconds), and down to
+#: far below any physical time (rounding residues such as 1.7e-16 us are common) but above where the
+#: closed form's sqrt(pi / (6 D t)) overflows (t = 1e-308 us gave an infinite kernel).
+TIME_RANGE_US = (1e-100, 1e6)
+#: Most peaks per distribution: `Library.n_peaks` is an int8 counter.
+MAX_PEAKS = int(np.iinfo(np.int8).max)
+
+
+def _distances(r, name: str = "r", ndim: int | None = None) -> np.ndarray:
+    """`r` (nm) as a float array, each inside DISTANCE_RANGE_NM."""
+    r = as_array(r, name, ndim=ndim)
+    low, high = DISTANCE_RANGE_NM
+    if np.any(r <= 0):
+        raise ValueError(f"{name}: distances must be > 0 nm")
+    if r.size and (r.min() < low or r.max() > high):
+        raise ValueError(f"{name}: distances must lie in {low:g} .. {high:g} nm (a spin pair's physical range), "
+                         f"got {r.min():.3g} .. {r.max():.3g} nm")
+    return r
+
+
+def _times(t) -> np.ndarray:
+    """`t` (us) as a 1-D float array, each 0 or inside TIME_RANGE_US."""
+    t = as_array(t, "t", ndim=1)
+    if np.any(t < 0):
+        raise ValueError("t: times must be >= 0 us")
+    low, high = TIME_RANGE_US
+    nonzero = t[t != 0]
+    if nonzero.size and (nonzero.min() < low or nonzero.max() > high):
+        raise ValueError(f"t: times must be 0 or lie in {low:g} .. {high:g} us (at most a second), got "
+                         f"{nonzero.min():.3g} .. {nonzero.max():.3g} us; are they in us?")
+    return t
 
 
 def dipolar_frequency(r: ArrayLike) -> np.ndarray:
-    """Dipolar frequency D(r) / (2 pi) in MHz for distances `r` in nm."""
-    r = as_array(r, "r")
-    if np.any(r <= 0):
-        raise ValueError("r: distances must be > 0 nm")
-    return DIPOLAR_MHZ / r**3
+    """Dipolar frequency D(r) / (2 pi) in MHz for distances `r` in nm (inside DISTANCE_RANGE_NM)."""
+    return DIPOLAR_MHZ / _distances(r)**3
 
 
 def _exchange(exchange_mhz) -> float:
@@ -49,20 +81,16 @@ def _exchange(exchange_mhz) -> float:
 def dipolar_kernel(t: ArrayLike, r: ArrayLike, exchange_mhz: float = 0.0) -> np.ndarray:
     """Orientation-averaged DEER kernel K(t, r) = int_0^1 cos(((1 - 3x^2) D(r) + 2 pi J) t) dx.
 
-    `t` (us, >= 0) and `r` (nm, > 0) are 1-D; `exchange_mhz` is the exchange coupling J in MHz
-    (0: none). Returns an array of shape (len(t), len(r)) from the Fresnel-integral closed form
-    Re[exp(i (D + 2 pi J) t) sqrt(pi / (6 D t)) (C(z) - i S(z))], z = sqrt(6 D t / pi), without
-    distance-step weights; K(0, r) = 1.
+    `t` (us, 0 or inside TIME_RANGE_US) and `r` (nm, inside DISTANCE_RANGE_NM) are 1-D; `exchange_mhz`
+    is the exchange coupling J in MHz (0: none). Returns an array of shape (len(t), len(r)) from the
+    Fresnel-integral closed form Re[exp(i (D + 2 pi J) t) sqrt(pi / (6 D t)) (C(z) - i S(z))],
+    z = sqrt(6 D t / pi), without distance-step weights; K(0, r) = 1.
     """
-    t = as_array(t, "t", ndim=1)
-    r = as_array(r, "r", ndim=1)
+    t = _times(t)
+    r = _distances(r, ndim=1)
     exchange_mhz = _exchange(exchange_mhz)
     if t.size == 0 or r.size == 0:
         raise ValueError("t, r: need at least one time and one distance")
-    if np.any(t < 0):
-        raise ValueError("t: times must be >= 0 us")
-    if np.any(r <= 0):
-        raise ValueError("r: distances must be > 0 nm")
     phase = np.outer(t, DIPOLAR_ANGULAR / r**3)  # rad
     fresnel_s, fresnel_c = fresnel(np.sqrt(6 * phase / np.pi))
     # J = 0 keeps the phase untouched, so the kernel is bit-identical to the kernel without exchange
@@ -93,14 +121,10 @@ def dipolar_kernel_by_quadrature(t: ArrayLike, r: ArrayLike, nodes: int = 4000,
     An independent check of the closed form; `nodes` must resolve (1 - 3x^2) D t, i.e. a few nodes
     per oscillation: 4000 nodes are exact to ~1e-12 for D t up to ~2000 rad. `exchange_mhz`: J, MHz.
     """
-    t = as_array(t, "t", ndim=1)
-    r = as_array(r, "r", ndim=1)
+    t = _times(t)
+    r = _distances(r, ndim=1)
     nodes = positive_int(nodes, "nodes")
     exchange_mhz = _exchange(exchange_mhz)
-    if np.any(t < 0):
-        raise ValueError("t: times must be >= 0 us")
-    if np.any(r <= 0):
-        raise ValueError("r: distances must be > 0 nm")
     x, w = roots_legendre(nodes)
     x, w = (x + 1) / 2, w / 2  # map [-1, 1] to [0, 1]
     angular = 1 - 3 * x**2
@@ -130,6 +154,12 @@ def _non_negative_float(value, name: str) -> float:
     return float(value)
 
 
+def _real(value, name: str) -> None:
+    """Require a finite real number (not a bool, a string or None)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise ValueError(f"{name}: expected a finite number, got {value!r}")
+
+
 @dataclasses.dataclass(frozen=True)
 class LibraryConfig:
     """A DEER training database; the defaults are DEERNet's library_dd.m. Times in us, distances in nm.
@@ -153,6 +183,11 @@ class LibraryConfig:
     The same affine map is applied to `clean` and `background`.
     With `normalisation` .. `min_noise_fraction` at their defaults no extra random numbers are drawn
     and the library is bit-identical to the library_dd.m recipe this module had before them.
+    Counts (`n_time`, `n_dist`, `min_peaks`, `max_peaks`) must be integers (256.0 is refused), at most
+    MAX_PEAKS peaks; the other numeric fields must be finite numbers (not strings, None or bools); the
+    time grid must give distances inside DISTANCE_RANGE_NM, and the distance grid must resolve the
+    narrowest peak (FWHM at rmin at least half a distance step). Each refusal is a ValueError naming
+    the field.
     """
 
     n_time: int = 256
@@ -177,8 +212,15 @@ class LibraryConfig:
     min_noise_fraction: float = 0.0
 
     def __post_init__(self):
-        for name in ("n_time", "n_dist", "max_peaks", "min_peaks"):  # stored as int: 4.0 -> 4
+        for name in ("n_time", "n_dist", "max_peaks", "min_peaks"):  # stored as int: np.int64(4) -> 4
             object.__setattr__(self, name, positive_int(getattr(self, name), name))
+        for name in ("tmax", "min_fwhm_fraction", "max_fwhm_fraction", "min_depth", "max_depth",
+                     "max_noise_fraction", "min_decay_rate", "max_decay_rate", "min_dimension", "max_dimension",
+                     "max_skew", "max_exchange_mhz", "min_noise_fraction"):
+            _real(getattr(self, name), name)
+        if self.max_peaks > MAX_PEAKS:
+            raise ValueError(f"max_peaks: at most {MAX_PEAKS} (the library counts peaks in an int8), "
+                             f"got {self.max_peaks}")
         if self.min_peaks > self.max_peaks:
             raise ValueError(f"min_peaks: need 1 <= min_peaks <= max_peaks, got {self.min_peaks} "
                              f"and max_peaks = {self.max_peaks}")
@@ -208,6 +250,16 @@ class LibraryConfig:
             raise ValueError(f"min_noise_fraction: must not exceed max_noise_fraction, got "
                              f"{self.min_noise_fraction} > {self.max_noise_fraction}")
         rmin, rmax = self.distance_limits
+        low, high = DISTANCE_RANGE_NM
+        if rmin < low or rmax > high:
+            raise ValueError(f"tmax, n_time: the time grid ({self.n_time} points over {self.tmax:g} us) supports "
+                             f"distances {rmin:.3g} .. {rmax:.3g} nm, outside {low:g} .. {high:g} nm; is tmax in us?")
+        narrowest, step = self.min_fwhm_fraction * rmin, (rmax - rmin) / (self.n_dist - 1)
+        if narrowest < step / 2:  # such a peak can fall between grid points: all zeros, NaN traces
+            raise ValueError(f"min_fwhm_fraction, n_dist: the narrowest peak (FWHM {narrowest:.3g} nm at rmin) is "
+                             f"under half the distance step ({step:.3g} nm), so it can fall between the grid points "
+                             f"and vanish; use n_dist >= {int(np.ceil((rmax - rmin) / (2 * narrowest))) + 1} or "
+                             f"min_fwhm_fraction >= {step / 2 / rmin:.3g}")
         if self.fwhm_reference == "range":
             if self.min_fwhm_fraction * rmax > self.max_fwhm_fraction * (rmax - rmin):
                 raise ValueError("min_fwhm_fraction, max_fwhm_fraction: the narrowest peak at the longest "

@@ -1,6 +1,7 @@
 """Reading a measured DEER trace from a file: zero time, phase, channels, resampling and boxing.
 
-`load_trace(path)` makes a spectrometer export ready for a network trained on a `LibraryConfig`.
+`load_trace(path)` makes a spectrometer export (a text file, or a Bruker BES3T .DSC/.DTA pair read by
+`descrambler.bruker`) ready for a network trained on a `LibraryConfig`.
 Times are in microseconds (us), distances in nanometres (nm).
 """
 
@@ -16,6 +17,7 @@ import numpy as np
 from scipy.interpolate import PchipInterpolator
 
 from ._validate import choice
+from .bruker import BES3T_SUFFIXES, read_bes3t
 from .deer import LibraryConfig
 
 
@@ -57,10 +59,21 @@ class MeasuredTrace:
 
 
 _SEPARATORS = re.compile(r"[\s,;]+")
-#: Time units `load_trace` reads, in us.
-TIME_UNITS = {"us": 1.0, "ns": 1e-3}
-#: A time column running longer than this (us) is refused as probably not in microseconds.
+#: Separators of a file written with decimal commas ("0,012;0,98" or "0,012<tab>0,98").
+_DECIMAL_COMMA_SEPARATORS = re.compile(r"[\s;]+")
+#: A number written with a decimal comma (or an integer), as the only content of a field.
+_DECIMAL_COMMA_NUMBER = re.compile(r"[-+]?(\d*,\d+|\d+)([eE][-+]?\d+)?")
+#: Time units `load_trace` reads, in us (their plausible spans do not overlap: see `_suggest_unit`).
+TIME_UNITS = {"us": 1.0, "ns": 1e-3, "ms": 1e3, "s": 1e6}
+#: The time span (us) of a DEER trace: a file's time column spanning less or more, in the unit it is
+#: read in, is refused as being in another unit (the message says which unit would fit).
+_SHORTEST_TRACE_US = 0.1
 _LONGEST_TRACE_US = 100.0
+#: A step of the time column longer than this many times its median step is a gap (missing points):
+#: refused rather than interpolated across.
+_MAX_GAP_STEPS = 5.0
+#: Values beyond this magnitude are overflows or missing-value markers (such as 1.8e308), not data.
+_LARGEST_VALUE = 1e300
 #: Auto mode reads a third column as imaginary when, after phasing, what is left in it (its RMS
 #: about its mean) is below this fraction of the real signal's range, or below 3 x its noise.
 _IMAGINARY_RESIDUAL_FRACTION = 0.04
@@ -68,30 +81,123 @@ _IMAGINARY_RESIDUAL_FRACTION = 0.04
 _ZERO_TIME_REFINE = 10
 
 
-def _read_columns(path: Path) -> np.ndarray:
-    """Numeric rows of a text file, (rows, columns): leading header lines and '#'/'%' comments are
-    skipped; only the columns every row has are kept (at least two: time and signal)."""
+def _decimal_commas(lines: list[str]) -> str | None:
+    """How a text file writes its numbers, by a majority of its lines that start like a number:
+    "semicolon" (most hold ';': fields separated by ';', commas are decimal marks, "0,012;0,98"),
+    "whitespace" (more lines of whitespace-separated decimal-comma numbers, "0,012<tab>0,98", than
+    lines with a '.'), or None (decimal points; fields separated by whitespace, ',' or ';')."""
+    data = [line for line in lines if line[0] in "0123456789+-.,"]
+    if sum(";" in line for line in data) > len(data) / 2:
+        return "semicolon"
+    commas = sum("," in line and len(line.split()) >= 2
+                 and all(_DECIMAL_COMMA_NUMBER.fullmatch(f) for f in line.split()) for line in data)
+    return "whitespace" if commas > sum("." in line for line in data) else None
+
+
+def _read_columns(path: Path) -> tuple[np.ndarray, np.ndarray, str | None]:
+    """Numeric rows of a text file, (rows, columns), the file's line number of each row, and a note
+    when the file writes decimal commas (else None).
+
+    Leading header lines and '#'/'%' comments are skipped; only the columns every row has are kept
+    (at least two: time and signal). Decimal commas are read when most data lines show them
+    (`_decimal_commas`).
+    """
+    lines = [(number, line.strip()) for number, line in
+             enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1)]
+    lines = [(number, line) for number, line in lines if line and line[0] not in "#%"]
+    dialect = _decimal_commas([line for _, line in lines])
     rows: list[list[float]] = []
-    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
-        stripped = line.strip()
-        if not stripped or stripped[0] in "#%":
-            continue
-        fields = [f for f in _SEPARATORS.split(stripped) if f]
+    numbers: list[int] = []
+    for number, stripped in lines:
+        if dialect is None:
+            fields = [f for f in _SEPARATORS.split(stripped) if f]
+        else:
+            fields = [f + "?" if "," in f and "." in f else f.replace(",", ".")  # 1.000,5: no number
+                      for f in _DECIMAL_COMMA_SEPARATORS.split(stripped) if f]
         try:
             values = [float(f) for f in fields]
         except ValueError:
             if rows:
-                raise ValueError(f"path: line {number} of {path} is not numeric: {stripped[:60]!r}") from None
+                how = " (the file writes decimal commas)" if dialect else ""
+                raise ValueError(f"path: line {number} of {path} is not numeric{how}: {stripped[:60]!r}") from None
             continue  # header line
         if len(values) < 2:
             raise ValueError(f"path: line {number} of {path} has {len(values)} column(s); need time and signal")
         rows.append(values)
+        numbers.append(number)
     if not rows:
-        hint = (" (a Bruker binary file? export it as text, or read it with deerlab.deerload)"
-                if path.suffix.lower() in (".dta", ".dsc") else "")
-        raise ValueError(f"path: {path} holds no numeric rows{hint}")
+        raise ValueError(f"path: {path} holds no numeric rows")
     width = min(len(row) for row in rows)
-    return np.array([row[:width] for row in rows])
+    note = None if dialect is None else (
+        f"decimal commas read (fields separated by {'semicolons' if dialect == 'semicolon' else 'whitespace'})")
+    return np.array([row[:width] for row in rows]), np.array(numbers), note
+
+
+def _check_values(data: np.ndarray, rows: np.ndarray, row_word: str, path: Path) -> None:
+    """Refuse NaN, infinite and overflowing values, naming the first one's row and column."""
+    bad = ~np.isfinite(data) | (np.abs(np.where(np.isfinite(data), data, 0)) > _LARGEST_VALUE)
+    if not np.any(bad):
+        return
+    row, column = (int(i) for i in np.argwhere(bad)[0])
+    value = data[row, column]
+    what = ("NaN or infinite values cannot be read" if not np.isfinite(value) else
+            f"beyond +-{_LARGEST_VALUE:g}: an overflow or a missing-value marker, not a measurement")
+    raise ValueError(f"path: {row_word} {rows[row]}, column {column + 1} of {path} holds {value!r}: {what}")
+
+
+def _read_bes3t(path: Path, time_unit: str | None) -> tuple[np.ndarray, np.ndarray, str, str, bool]:
+    """A BES3T dataset as `load_trace` reads a text file: columns (time, real[, imaginary]), the
+    point numbers (from 1), "point", the time unit (checked against `time_unit`), and whether it has
+    an imaginary part."""
+    dataset = read_bes3t(path)
+    unit = {"µs": "us", "\u03bcs": "us"}.get(dataset.unit, dataset.unit)
+    if unit not in TIME_UNITS:
+        if time_unit is None:
+            raise ValueError(f"path: the axis of {path} is in {dataset.unit!r} (XUNI), not a time unit "
+                             f"({', '.join(TIME_UNITS)}); is it a DEER trace? If the axis is time, pass time_unit=")
+        unit = time_unit
+    elif time_unit is not None and time_unit != unit:
+        raise ValueError(f"time_unit: {time_unit!r} given, but the descriptor of {path} says the time axis is "
+                         f"in {unit} (XUNI); leave time_unit out for a BES3T file")
+    columns = [dataset.x, dataset.real] + ([] if dataset.imaginary is None else [dataset.imaginary])
+    return (np.column_stack(columns), np.arange(1, dataset.x.size + 1), "point", unit,
+            dataset.imaginary is not None)
+
+
+def _suggest_unit(span_in_file: float) -> str | None:
+    """The time unit (a key of TIME_UNITS) in which a span of `span_in_file` is as long as a DEER trace."""
+    for unit, factor in TIME_UNITS.items():
+        if _SHORTEST_TRACE_US <= span_in_file * factor <= _LONGEST_TRACE_US:
+            return unit
+    return None
+
+
+def _check_time_axis(raw_t: np.ndarray, rows: np.ndarray, row_word: str, path: Path, unit: str,
+                     suggest: bool = True) -> None:
+    """Refuse a time axis (us) that does not increase, spans no plausible DEER trace in `unit` (with
+    `suggest`, the message names the unit that would fit), or has a gap (a step over _MAX_GAP_STEPS
+    times the median step)."""
+    if raw_t.size < 8:
+        raise ValueError(f"path: {path} has {raw_t.size} data points; need at least 8")
+    steps = np.diff(raw_t)
+    if np.any(steps <= 0):
+        raise ValueError(f"path: the time column of {path} is not strictly increasing")
+    span = raw_t[-1] - raw_t[0]
+    if not _SHORTEST_TRACE_US <= span <= _LONGEST_TRACE_US:
+        read = f"{span / TIME_UNITS[unit]:.6g} {unit}"
+        other = _suggest_unit(span / TIME_UNITS[unit]) if suggest else None
+        advice = (f"if it is in {other}, pass time_unit='{other}'" if other and other != unit else
+                  "is it a DEER time axis?")
+        length = "shorter" if span < _SHORTEST_TRACE_US else "longer"
+        raise ValueError(f"path: the time column of {path} spans {read} ({span:.6g} us), {length} than a DEER "
+                         f"trace ({_SHORTEST_TRACE_US:g} .. {_LONGEST_TRACE_US:g} us); {advice}")
+    median = float(np.median(steps))
+    widest = int(np.argmax(steps))
+    if steps[widest] > _MAX_GAP_STEPS * median:
+        raise ValueError(f"path: the time column of {path} jumps from {raw_t[widest]:.6g} to {raw_t[widest + 1]:.6g} "
+                         f"us ({row_word}s {rows[widest]} to {rows[widest + 1]}), {steps[widest] / median:.3g} times "
+                         f"its median step of {median:.4g} us (at most {_MAX_GAP_STEPS:g} allowed): points are "
+                         "missing there; load the whole trace, or cut the file before the gap")
 
 
 def _rotate(real: np.ndarray, imaginary: np.ndarray | None, phase: float) -> tuple[np.ndarray, np.ndarray]:
@@ -182,12 +288,23 @@ def _imaginary_argument(value) -> int | str | None:
 
 def load_trace(path: str | os.PathLike, config: LibraryConfig | None = None, *,
                zero_time: float | str = "auto", phase: float | str = "auto",
-               imaginary: int | str | None = "auto", time_unit: str = "us") -> MeasuredTrace:
+               imaginary: int | str | None = "auto", time_unit: str | None = None) -> MeasuredTrace:
     """Read a measured DEER trace for a trained net: a raw spectrometer export or a processed trace.
 
-    The file is text: column 1 time (`time_unit`: "us" or "ns"), column 2 the real signal, optionally
-    an imaginary channel. Header lines, '#'/'%' comments and extra columns are allowed; time must be
-    strictly increasing, with at least 8 points.
+    The file is text: column 1 time, column 2 the real signal, optionally an imaginary channel.
+    Header lines, '#'/'%' comments and extra columns are allowed; fields are separated by whitespace,
+    ',' or ';', and files written with decimal commas ("0,012;0,98", or tab-separated "0,012  0,98")
+    are recognised (by a majority of their data lines) and read so (`notes` says so). Or it is a Bruker BES3T
+    dataset (.DSC or .DTA with its partner beside it, see `descrambler.bruker`), read as the columns
+    time, real part and, for complex data (IKKF CPLX), imaginary part.
+    `time_unit`: the unit of the time axis, "us", "ns", "ms" or "s"; None (default): "us" for a text file,
+    the descriptor's XUNI for a BES3T file (a `time_unit` that contradicts it is refused).
+    The time axis must be strictly increasing, have at least 8 points, span what a DEER trace spans
+    (0.1 .. 100 us once converted: else the unit is wrong, and the message says which unit fits) and
+    have no gap: no step over 5 times the median step (missing points are refused, not interpolated).
+    NaN, infinite and overflowing values (beyond +-1e300, such as the 1.8e308 missing-value marker)
+    are refused, naming their row and column. The signal's scale does not matter (1e-300 or 1e200 give
+    the same trace).
 
     `imaginary`: the file's column (counted from 1) holding the imaginary channel; None: none;
     "auto" (default): column 3 of a file with exactly three columns, if it behaves as an imaginary
@@ -213,22 +330,21 @@ def load_trace(path: str | os.PathLike, config: LibraryConfig | None = None, *,
     zero_time = _number_or_auto(zero_time, "zero_time")
     phase = _number_or_auto(phase, "phase")
     imaginary = _imaginary_argument(imaginary)
-    unit = TIME_UNITS[choice(time_unit, "time_unit", TIME_UNITS)]
+    if time_unit is not None:
+        choice(time_unit, "time_unit", TIME_UNITS)
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"path: no such file: {path}")
-    data = _read_columns(path)
-    if not np.all(np.isfinite(data)):
-        raise ValueError(f"path: {path} contains NaN or infinite values")
-    raw_t, raw_signal = data[:, 0] * unit, data[:, 1]
-    if raw_t.size < 8:
-        raise ValueError(f"path: {path} has {raw_t.size} data points; need at least 8")
-    if np.any(np.diff(raw_t) <= 0):
-        raise ValueError(f"path: the time column of {path} is not strictly increasing")
-    if raw_t[-1] - raw_t[0] > _LONGEST_TRACE_US:
-        raise ValueError(f"path: the time column of {path} spans {raw_t[-1] - raw_t[0]:.6g} us, longer than any "
-                         f"DEER trace; if it is in nanoseconds, pass time_unit='ns'")
     notes: list[str] = []
+    if path.suffix.lower() in BES3T_SUFFIXES:
+        data, rows, row_word, time_unit, known_imaginary = _read_bes3t(path, time_unit)
+    else:
+        data, rows, note = _read_columns(path)
+        row_word, time_unit, known_imaginary = "line", time_unit or "us", False
+        notes += [note] if note else []
+    _check_values(data, rows, row_word, path)
+    raw_t, raw_signal = data[:, 0] * TIME_UNITS[time_unit], data[:, 1]
+    _check_time_axis(raw_t, rows, row_word, path, time_unit, suggest=row_word == "line")
 
     # ---- channels and phase
     raw_imaginary, column = None, None
@@ -240,27 +356,33 @@ def load_trace(path: str | os.PathLike, config: LibraryConfig | None = None, *,
         column = 3
     if column is not None:
         raw_imaginary = data[:, column - 1]
+    # computations on signal x 2^-k (exact), largest |value| in [0.5, 1): squares of 1e-200 or 1e200
+    # would under- or overflow; the phase, zero time and boxed trace do not depend on the scale
+    exponent = int(np.frexp(max(np.max(np.abs(raw_signal)),
+                                0.0 if raw_imaginary is None else np.max(np.abs(raw_imaginary))))[1])
+    signal = np.ldexp(raw_signal, -exponent)
+    imag = None if raw_imaginary is None else np.ldexp(raw_imaginary, -exponent)
     if raw_imaginary is None:
         if phase != "auto" and phase != 0:
             raise ValueError(f"phase: {path} is read without an imaginary channel, so there is nothing to "
                              "rotate; name its column with imaginary=")
         phase = 0.0
     elif phase == "auto":
-        phase = _auto_phase(raw_signal, raw_imaginary)
-        real, rest = _rotate(raw_signal, raw_imaginary, phase)
-        if imaginary == "auto":
+        phase = _auto_phase(signal, imag)
+        real, rest = _rotate(signal, imag, phase)
+        if imaginary == "auto" and not known_imaginary:
             left, limit = np.std(rest), max(_IMAGINARY_RESIDUAL_FRACTION * np.ptp(real), 3 * _noise_level(real))
             if left > limit:
                 notes.append(f"column 3 ignored: it does not behave as an imaginary channel (after phasing "
                              f"its RMS is {left:.3g}, above {limit:.3g}); pass imaginary=3 to use it")
-                raw_imaginary, column, phase = None, None, 0.0
+                raw_imaginary, imag, column, phase = None, None, None, 0.0
         if column is not None:
             notes.append(f"column {column} read as the imaginary channel; phase {np.degrees(phase):.2f} deg "
                          "removed (auto)")
     else:
         notes.append(f"column {column} read as the imaginary channel; phase {np.degrees(phase):.2f} deg "
                      "removed (given)")
-    real = _rotate(raw_signal, raw_imaginary, phase)[0]
+    real = _rotate(signal, imag, phase)[0]
     if np.ptp(real) == 0:
         raise ValueError(f"path: the signal column of {path} is constant")
 

@@ -18,7 +18,8 @@ import argparse
 
 import numpy as np
 
-from . import median_seconds, record
+from .._validate import positive_int
+from . import int_at_least, median_seconds, non_negative_int_arg, positive_int_arg, record
 
 SIGNALS = ("library", "smooth", "gaussian")
 #: The goals of the issue: exact n = 256 in 50 ms; cayley within 1.001 in 10 s (n = 80) and 60 s (n = 256).
@@ -29,12 +30,13 @@ GRAM_GOAL_SECONDS = 5.0
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--signals", choices=SIGNALS, default="library", help="test signals (default library)")
-    parser.add_argument("--sizes", type=int, nargs="+", default=[80, 256], help="numbers of neurons n")
-    parser.add_argument("--repeats", type=int, default=7, help="timed repeats of the exact solver")
-    parser.add_argument("--cayley-repeats", type=int, default=3, help="timed repeats of the cayley method")
-    parser.add_argument("--seed", type=int, default=0, help="random seed of the signals")
-    parser.add_argument("--gram-traces", type=int, default=1_000_000, help="traces streamed through gram")
-    parser.add_argument("--gram-chunk", type=int, default=62_500, help="traces per streamed chunk")
+    parser.add_argument("--sizes", type=int_at_least(2), nargs="+", default=[80, 256],
+                        help="numbers of neurons n (at least 2)")
+    parser.add_argument("--repeats", type=positive_int_arg, default=7, help="timed repeats of the exact solver")
+    parser.add_argument("--cayley-repeats", type=positive_int_arg, default=3, help="timed repeats of the cayley method")
+    parser.add_argument("--seed", type=non_negative_int_arg, default=0, help="random seed of the signals")
+    parser.add_argument("--gram-traces", type=positive_int_arg, default=1_000_000, help="traces streamed through gram")
+    parser.add_argument("--gram-chunk", type=positive_int_arg, default=62_500, help="traces per streamed chunk")
 
 
 def benchmark_gram(kind: str, n: int, seed: int) -> np.ndarray:
@@ -88,8 +90,7 @@ def streamed_gram(n_traces: int, chunk: int, repeats: int, seed: int) -> dict:
     from ..deer import make_library
     from ..nets import gram, two_layer
 
-    if n_traces < 1 or chunk < 1:
-        raise SystemExit("--gram-traces, --gram-chunk: must be positive")
+    n_traces, chunk = positive_int(n_traces, "n_traces"), positive_int(chunk, "chunk")
     torch.manual_seed(seed)
     model = two_layer()
     block = make_library(min(chunk, n_traces), seed=seed + 2).traces

@@ -11,26 +11,28 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 
-from . import record
+from . import int_at_least, positive_int_arg, record
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1, 2, 4, 8, 20], help="ensemble sizes N")
+    parser.add_argument("--sizes", type=int_at_least(1), nargs="+", default=[1, 2, 4, 8, 20],
+                        help="ensemble sizes N (1 to 100)")
     parser.add_argument("--profile", choices=("full", "smoke"), default="full",
                         help="the book spec's profile to train (default full)")
-    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
+    parser.add_argument("--workers", type=positive_int_arg, default=None, help="worker processes (default: one per core)")
 
 
 def run(args: argparse.Namespace) -> list[dict]:
     from ..spec import CONFIRMATION_SEEDS_100, book_spec
 
-    if any(n < 1 or n > len(CONFIRMATION_SEEDS_100) for n in args.sizes):
-        raise SystemExit(f"--sizes: each must be between 1 and {len(CONFIRMATION_SEEDS_100)}, got {args.sizes}")
-    if args.workers is not None and args.workers < 1:
-        raise SystemExit(f"--workers: must be at least 1, got {args.workers}")
+    if max(args.sizes) > len(CONFIRMATION_SEEDS_100):
+        print(f"error: --sizes: at most {len(CONFIRMATION_SEEDS_100)} (the confirmation seeds), got {max(args.sizes)}",
+              file=sys.stderr)
+        raise SystemExit(2)
     spec = book_spec(args.profile)
     workers = args.workers or os.cpu_count() or 1
     records = []

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from . import median_seconds, record
+from . import median_seconds, positive_int_arg, record
 
 GOAL_TRACES_PER_SECOND = 1e5
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--traces", type=int, default=100_000, help="traces per repeat (default 1e5)")
-    parser.add_argument("--repeats", type=int, default=7, help="timed repeats; the median is reported")
+    parser.add_argument("--traces", type=positive_int_arg, default=100_000, help="traces per repeat (default 1e5)")
+    parser.add_argument("--repeats", type=positive_int_arg, default=7, help="timed repeats; the median is reported")
 
 
 def run(args: argparse.Namespace) -> list[dict]:

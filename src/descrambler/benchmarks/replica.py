@@ -14,7 +14,7 @@ import argparse
 
 import numpy as np
 
-from . import median_seconds, record
+from . import median_seconds, positive_int_arg, record
 
 GOAL_RATIO = 1.3
 
@@ -22,9 +22,10 @@ GOAL_RATIO = 1.3
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", choices=("full", "smoke"), default="full",
                         help="the book spec's profile: its library and network (default full)")
-    parser.add_argument("--n-train", type=int, default=50_000, help="training traces (default 5e4)")
-    parser.add_argument("--n-validation", type=int, default=5000, help="validation traces (default 5000)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed fits; the median is reported (default 3)")
+    parser.add_argument("--n-train", type=positive_int_arg, default=50_000, help="training traces (default 5e4)")
+    parser.add_argument("--n-validation", type=positive_int_arg, default=5000, help="validation traces (default 5000)")
+    parser.add_argument("--repeats", type=positive_int_arg, default=3,
+                        help="timed fits; the median is reported (default 3)")
 
 
 def run(args: argparse.Namespace) -> list[dict]:
@@ -33,9 +34,6 @@ def run(args: argparse.Namespace) -> list[dict]:
     from ..replica import FIT_SEED, evaluate, fit_replica
     from ..spec import book_spec
 
-    for name in ("n_train", "n_validation", "repeats"):
-        if getattr(args, name) < 1:
-            raise SystemExit(f"--{name.replace('_', '-')}: must be at least 1")
     spec = book_spec(args.profile)
     library = make_library(args.n_train, spec.library, seed=FIT_SEED)
     validation = validation_library(spec.library, args.n_validation)

@@ -18,10 +18,11 @@ import argparse
 import os
 import statistics
 import time
+from pathlib import Path
 
 import torch
 
-from . import record
+from . import non_negative_int_arg, positive_int_arg, record
 
 GOAL_ERROR = 0.31
 GOAL_SECONDS = 120.0
@@ -29,14 +30,25 @@ GOAL_SECONDS = 120.0
 NEAR_LIMIT_SECONDS = 15.0
 
 
+def model_path_arg(text: str) -> Path:
+    """An argparse `type=` for `--out`: a file path whose folder exists and is writable (checked before training)."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder; give a file, e.g. {path / 'model.safetensors'}")
+    if not path.parent.is_dir() or not os.access(path.parent, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"cannot write in the folder {path.parent} (missing or not writable)")
+    return path
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", metavar="PATH", help="save the trained model (of --seed) here (safetensors)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the first training (default 0)")
-    parser.add_argument("--repeats", type=int, default=1, help="trainings with consecutive seeds (default 1)")
+    parser.add_argument("--out", metavar="PATH", type=model_path_arg,
+                        help="save the trained model (of --seed) here (safetensors)")
+    parser.add_argument("--seed", type=non_negative_int_arg, default=0, help="seed of the first training (default 0)")
+    parser.add_argument("--repeats", type=positive_int_arg, default=1, help="trainings with consecutive seeds (default 1)")
     parser.add_argument("--profile", choices=("full", "smoke"), default="full",
                         help="the book spec's profile to train (default full)")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads during training (default 1)")
-    parser.add_argument("--n-hidden", type=int, default=None,
+    parser.add_argument("--threads", type=positive_int_arg, default=1, help="torch threads during training (default 1)")
+    parser.add_argument("--n-hidden", type=positive_int_arg, default=None,
                         help="link width of the two-layer net instead of the book's 80 (a scaling measurement)")
 
 
@@ -75,14 +87,8 @@ def run(args: argparse.Namespace) -> list[dict]:
     from ..spec import book_spec
 
     spec = book_spec(args.profile)
-    if args.repeats < 1:
-        raise SystemExit("--repeats: must be at least 1")
-    if args.threads < 1:
-        raise SystemExit("--threads: must be at least 1")
     architecture = spec.architecture
     if args.n_hidden is not None:
-        if args.n_hidden < 1:
-            raise SystemExit("--n-hidden: must be at least 1")
         architecture = {**architecture, "arguments": {**architecture["arguments"], "n_hidden": args.n_hidden}}
     load_before = os.getloadavg()[0]
     runs = []
@@ -124,4 +130,4 @@ def run(args: argparse.Namespace) -> list[dict]:
                    runs=runs, output=spec.architecture["arguments"]["output"], profile=args.profile,
                    candidate=spec.candidate, architecture=architecture, train_config=spec.train.to_dict(),
                    load_average_before=load_before, load_average_after=os.getloadavg()[0],
-                   out=args.out)]
+                   out=None if args.out is None else str(args.out))]

@@ -108,14 +108,25 @@ def smoothness_eigen(n: int, derivative: str = "fourier") -> tuple[np.ndarray, n
     return _operator(n, derivative)[1:]
 
 
-def signal_gram(S: ArrayLike, *, gram: bool = False, name: str = "S") -> np.ndarray:
-    """The Gram matrix S S^T (float64), checked: finite, 2-D, at least 2 rows.
+def power_of_two_scaled(array: np.ndarray) -> np.ndarray:
+    """`array` times the power of two that brings its largest |entry| into [0.5, 1): exact (no
+    rounding), so the objective, which ignores the scale, is unchanged bit for bit, while S S^T of
+    signals of any finite scale (1e-300, 1e200) neither underflows to zero nor overflows."""
+    largest = float(np.max(np.abs(array))) if array.size else 0.0
+    if largest == 0:
+        return array
+    return np.ldexp(array, -int(np.frexp(largest)[1]))
 
-    With `gram=True`, `S` already is the Gram matrix: it must be square and symmetric (to a
-    relative 1e-8); it is returned symmetrised (`normalise_gram` checks that it is positive
-    semi-definite).
+
+def signal_gram(S: ArrayLike, *, gram: bool = False, name: str = "S") -> np.ndarray:
+    """The Gram matrix S S^T (float64) up to a power-of-two factor, checked: finite, 2-D, at least 2 rows.
+
+    S (or the Gram matrix) is first scaled by `power_of_two_scaled`, since every use normalises the
+    Gram matrix anyway. With `gram=True`, `S` already is the Gram matrix: it must be square and
+    symmetric (to a relative 1e-8); it is returned symmetrised (`normalise_gram` checks that it is
+    positive semi-definite).
     """
-    array = as_array(S, name, ndim=2)
+    array = power_of_two_scaled(as_array(S, name, ndim=2))
     if array.shape[0] < 2:
         raise ValueError(f"{name}: need at least 2 signals (rows), got shape {array.shape}")
     if not gram:

@@ -13,9 +13,9 @@ from .metrics import (VALIDATION_SEED, evaluate, peak_error, relative_error, sum
                       validation_library)
 from .modelfile import load, save
 from .predict import predict
-from .training import DEFAULT_TRAIN_CONFIG, TrainConfig, train
+from .training import DEFAULT_TRAIN_CONFIG, TrainConfig, TrainingDiverged, train
 from .wiretap import gram, wiretap
 
-__all__ = ["two_layer", "deep", "denoiser", "TrainConfig", "DEFAULT_TRAIN_CONFIG", "DEFAULT_ARCHITECTURE",
+__all__ = ["two_layer", "deep", "denoiser", "TrainConfig", "TrainingDiverged", "DEFAULT_TRAIN_CONFIG", "DEFAULT_ARCHITECTURE",
            "train", "predict", "predict_band", "EnsemblePrediction", "band_coverage", "BandCoverage", "wiretap", "gram", "save", "load", "train_or_load", "train_or_load_many", "relative_error",
            "peak_error", "summary", "unit_sum", "evaluate", "validation_library", "VALIDATION_SEED"]

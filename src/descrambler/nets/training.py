@@ -35,6 +35,10 @@ TARGETS = ("distribution", "max_0.75", "clean")
 DATA = ("deer", "speech")
 
 
+class TrainingDiverged(RuntimeError):
+    """The loss or the weights stopped being finite during training; the message names the epoch."""
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """How to train: data, optimiser, schedule, target, stopping. Sizes in traces.
@@ -317,6 +321,11 @@ def _train(model: nn.Module, config: TrainConfig, seed: int, device: torch.devic
         model.train()
         # a fresh library is already in random order; a reused one is reshuffled every epoch
         loss, learning_rate = run_epoch(x, y, bool(epoch) and not config.fresh_data)
+        if not math.isfinite(loss) or not all(torch.isfinite(p).all() for p in model.parameters()):
+            bar.close()
+            raise TrainingDiverged(f"training diverged in epoch {epoch + 1} of {config.epochs} (mean loss {loss:g}; "
+                                   "the weights are no longer finite): lower learning_rate (now "
+                                   f"{config.learning_rate:g}) or check the data")
         metrics = validate(model, config)
         history["epoch"].append(epoch + 1)
         history["loss"].append(loss)
