@@ -90,6 +90,19 @@ def test_signed_permutations_are_exact_symmetries_and_rotations_are_not(model):
     assert check_invariance(model, Q, "encoder.fc1", "encoder.fc2", X.numpy()).max_rel > 1e-3
 
 
+def test_every_hidden_layer_of_a_deeper_sequential():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(16, 12), nn.Tanh(), nn.Linear(12, 10), nn.Tanh(), nn.Linear(10, 5))
+    rng = np.random.default_rng(12)
+    x = rng.uniform(0, 1, (20, 16))
+    for first, second, width in (("0", "2", 12), ("2", "4", 10)):
+        P = signed_permutation_matrix(rng.permutation(width), rng.choice([-1.0, 1.0], width))
+        report = check_invariance(net, P, first, second, x)
+        assert report.max_abs < 1e-12 and (report.first, report.second) == (first, second)
+    Q, _ = np.linalg.qr(rng.standard_normal((12, 12)))
+    assert check_invariance(net, Q, net[0], net[2], x).max_rel > 1e-3
+
+
 @pytest.mark.parametrize("call, message", [
     (lambda m: find_module(m, "encoder.fc9"), r"^layer: expected the dotted name of a module"),
     (lambda m: find_module(m, nn.Linear(2, 2)), r"^layer: the module Linear is not part of the model"),
@@ -101,6 +114,9 @@ def test_signed_permutations_are_exact_symmetries_and_rotations_are_not(model):
     (lambda m: check_invariance(m, np.eye(6), "encoder.fc1", "head", X.numpy()), r"^layer: 'encoder.fc1' has 6 outputs"),
     (lambda m: check_invariance(m, np.ones((6, 6)), "encoder.fc1", "encoder.fc2", X.numpy()), r"^P:"),
     (lambda m: check_invariance(m, np.eye(6), "encoder.fc1", "encoder.fc2", np.ones(12)), r"^inputs: expected a batch"),
+    (lambda m: check_invariance(m, np.eye(5), "encoder.fc2", "encoder.fc1", X.numpy()), r"^layer: 'encoder.fc2' has 5 outputs"),
+    (lambda m: check_invariance(nn.Sequential(nn.Linear(3, 3), nn.Tanh()), np.eye(3), "0", "1", np.ones((2, 3))),
+     r"^layer: '1' is a Tanh, not an nn.Linear"),
 ])
 def test_bad_input_names_the_argument(model, call, message):
     with pytest.raises(ValueError, match=message):

@@ -6,7 +6,9 @@
 - `diagonal_descramble`: the maximum-diagonality descrambler (module `diagonal`);
 - `permutation_descramble`: the signed-permutation subgroup, exact symmetries of a tanh layer
   (module `permutation`);
-- `second_layer_signals`, `second_layer_gram`, `check_invariance`: the network side (module `network`).
+- `second_layer_signals`, `second_layer_gram`: the paper's second-layer signals (module `network`).
+
+Pure numpy and scipy: importing it does not load torch (the torch side is `descrambler.layers`).
 
 Signals S have neurons in rows (n, N); every function that takes S also takes the Gram matrix
 S S^T with `gram=True`.
@@ -14,13 +16,13 @@ S S^T with `gram=True`.
 
 from .diagonal import DiagonalResult, diagonal_descramble
 from .haar import random_rotation
-from .network import InvarianceReport, check_invariance, second_layer_gram, second_layer_signals
+from .network import second_layer_gram, second_layer_signals
 from .objective import smoothness_objective
 from .permutation import permutation_descramble, signed_permutation_matrix, symmetry_between
 from .solve import DescrambleResult, descramble
 
 __all__ = [
-    "DescrambleResult", "DiagonalResult", "InvarianceReport", "check_invariance", "descramble",
+    "DescrambleResult", "DiagonalResult", "descramble",
     "diagonal_descramble", "permutation_descramble", "random_rotation", "second_layer_gram", "second_layer_signals",
     "signed_permutation_matrix", "smoothness_objective", "symmetry_between",
 ]

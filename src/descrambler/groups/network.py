@@ -1,21 +1,12 @@
-"""Descrambling inside a network: the second-layer signals of the paper and the invariance check."""
+"""The paper's second-layer signals, from weight matrices and inputs (numpy only; wiretaps and the
+invariance check of a torch network are `descrambler.nets` and `descrambler.layers`)."""
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
-
-import copy
-import dataclasses
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .._validate import as_array, positive_int
-from ..nets.architectures import linear_layers
-from .objective import check_orthogonal
-
-if TYPE_CHECKING:
-    import torch
+from .._validate import as_array
 
 
 def _spectral_norm_squared(gram: np.ndarray) -> float:
@@ -69,76 +60,3 @@ def second_layer_gram(W2: ArrayLike, gram_post: ArrayLike, gram_post_without_bia
     weights = W2.T @ W2
     m2 = _spectral_norm_squared(grams[1]) / _spectral_norm_squared(weights)
     return m2 * weights + grams[0]
-
-
-@dataclasses.dataclass(frozen=True)
-class InvarianceReport:
-    """Change of a network's output when P^T P is inserted around hidden layer `layer`.
-
-    `max_abs`: max |output change|; `max_rel`: that over max |output| (float64 evaluation).
-    `inputs`: number of inputs evaluated.
-    """
-
-    layer: int
-    max_abs: float
-    max_rel: float
-    inputs: int
-
-
-def default_inputs(n_in: int, count: int = 64, seed: int = 0) -> np.ndarray:
-    """`count` test inputs (rows): library traces when `n_in` is 256, else uniform in [0, 1]."""
-    if n_in == 256:
-        from ..deer import make_library
-
-        return make_library(count, seed=seed).traces
-    return np.random.default_rng(seed).uniform(0.0, 1.0, (count, n_in)).astype(np.float32)
-
-
-def rotate_hidden_layer(model: torch.nn.Module, P: ArrayLike, layer: int):
-    """A float64 copy of `model` with hidden layer `layer` (1-based, the k-th Linear's output)
-    rotated by P: that Linear's weight and bias become P W and P b, the next Linear's weight W P^T.
-    Elementwise activations in between commute only with signed permutations."""
-    import torch
-
-    positions = linear_layers(model)
-    layer = positive_int(layer, "layer")
-    if layer >= len(positions):
-        raise ValueError(f"layer: hidden layer {layer} needs a following Linear; the model has "
-                         f"{len(positions)} Linear layers, so layer must be 1..{len(positions) - 1}")
-    first, second = model[positions[layer - 1]], model[positions[layer]]
-    P = check_orthogonal(P, first.out_features)
-    rotated = copy.deepcopy(model).double()
-    first, second = rotated[positions[layer - 1]], rotated[positions[layer]]
-    Pt = torch.as_tensor(P, dtype=torch.float64)
-    with torch.no_grad():
-        first.weight.copy_(Pt @ first.weight)
-        if first.bias is not None:
-            first.bias.copy_(Pt @ first.bias)
-        second.weight.copy_(second.weight @ Pt.T)
-    return rotated
-
-
-def check_invariance(model: torch.nn.Module, P: ArrayLike, layer: int, inputs: ArrayLike=None) -> InvarianceReport:
-    """Insert P^T P around hidden layer `layer` and measure the change of the network's output.
-
-    `model`: torch.nn.Sequential of Linear layers and elementwise activations; `layer`: 1-based
-    hidden layer (the output of the `layer`-th Linear; needs a Linear after it); `P`: orthogonal,
-    of that layer's width; `inputs`: (batch, n_in) array (default: 64 library traces for 256
-    inputs, else uniform random). Evaluated in float64. Zero to rounding for signed permutations
-    of a tanh layer (tanh is odd), nonzero for general rotations.
-    """
-    import torch
-
-    rotated = rotate_hidden_layer(model, P, layer)
-    n_in = model[linear_layers(model)[0]].in_features
-    x = default_inputs(n_in) if inputs is None else as_array(inputs, "inputs", ndim=2)
-    if x.shape[1] != n_in:
-        raise ValueError(f"inputs: expected shape (batch, {n_in}), got {x.shape}")
-    original = copy.deepcopy(model).double().eval()
-    rotated.eval()
-    with torch.no_grad():
-        xt = torch.as_tensor(np.asarray(x, dtype=np.float64))
-        before, after = original(xt), rotated(xt)
-    change = float((after - before).abs().max())
-    scale = float(before.abs().max())
-    return InvarianceReport(layer, change, change / scale if scale > 0 else float("inf"), x.shape[0])
