@@ -86,21 +86,24 @@ def test_analyse_trace_known_answer_on_a_3_us_trace(tmp_path):
     assert result.width == pytest.approx(0.2 * scale, rel=1e-2)
     assert result.modulation_depth == pytest.approx(0.35, abs=2e-3)
     assert result.depth_fit.decay_rate == pytest.approx(0.15, abs=2e-3)
-    assert result.spread is None and result.n_models == 1 and result.profile is None
+    assert result.band_low is None and result.n_models == 1 and result.profile is None
     json.loads(report_json(result))  # one JSON object
     text = report(result)
     assert "mean distance" in text and len(text.splitlines()) == 4 + len(result.trace.notes) + CONFIG.n_dist
 
 
-def test_several_networks_give_their_mean_and_spread(tmp_path):
+def test_several_networks_give_their_mean_and_95_percent_band(tmp_path):
     path = write_trace(tmp_path, tmax=2.0, centre_notional=3.0, sd_notional=0.2)
     shapes = [gaussian(CONFIG.r, 2.9, 0.2), gaussian(CONFIG.r, 3.1, 0.2)]
     result = analyse_trace(path, model=[fixed_model(p) for p in shapes], config=CONFIG)
     step = CONFIG.r[1] - CONFIG.r[0]
     densities = np.stack([p / p.sum() / step for p in shapes])
     np.testing.assert_allclose(result.distribution, densities.mean(axis=0), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(result.spread, densities.std(axis=0, ddof=1), rtol=1e-5, atol=1e-6)
-    assert result.n_models == 2 and "spread_per_nm" in result.to_dict()
+    half = 1.959964 * densities.std(axis=0, ddof=1)
+    np.testing.assert_allclose(result.band_high, densities.mean(axis=0) + half, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(result.band_low, np.clip(densities.mean(axis=0) - half, 0, None), rtol=1e-5, atol=1e-5)
+    assert result.n_models == 2 and "band_95_high_per_nm" in result.to_dict()
+    assert len(report(result).splitlines()[-1].split()) == 4  # r, P and the band's two edges
     with pytest.raises(ValueError, match="^model:"):
         analyse_trace(path, model=[], config=CONFIG)
 
@@ -197,20 +200,3 @@ def test_real_trace_through_a_fixed_network():
     assert 0 < result.modulation_depth < 1
 
 
-def test_ensemble_coverage_grows_with_the_band_and_checks_its_arguments():
-    from descrambler.analyse import ensemble_coverage
-    from descrambler.deer import LibraryConfig, make_library
-    from descrambler.nets import TrainConfig, train, two_layer
-
-    config = TrainConfig(epochs=1, n_train=1000, batch_size=100, n_validation=100)
-    models = [train(two_layer(n_hidden=6), config, seed=s)[0] for s in (1, 2, 3)]
-    library = make_library(200, LibraryConfig(), seed=9)
-    narrow, wide = ensemble_coverage(models, library, k=1.0), ensemble_coverage(models, library, k=50.0)
-    assert 0 <= narrow.pointwise <= wide.pointwise <= 1 and narrow.mean_distance <= wide.mean_distance
-    assert narrow.n_models == 3 and narrow.n_traces == 200 and narrow.median_sd_nm > 0
-    with pytest.raises(ValueError, match="models"):
-        ensemble_coverage(models[:1], library)
-    with pytest.raises(ValueError, match="library"):
-        ensemble_coverage(models, library.traces)
-    with pytest.raises(ValueError, match="k"):
-        ensemble_coverage(models, library, k=0)

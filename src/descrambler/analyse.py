@@ -9,8 +9,9 @@ depth and a homogeneous 3-D background exp(-k t) with the network's distribution
 `tikhonov_fit(trace)` is the reference: DeerLab's `fit(dipolarmodel(t, r, Bmodel=bg_hom3d), V)`.
 `coverage(analysis)` compares the trace with the ranges of the training database.
 
-Several networks (an ensemble) can be passed as `model`: the distribution is then their mean and
-`Analysis.spread` their standard deviation at each distance; the book's ensemble is another chapter's.
+Several networks (an ensemble) can be passed as `model`: the distribution is then their mean, with their
+95 % band (`descrambler.nets.predict_band`: mean +- 1.96 SD of the networks) in `Analysis.band_low` and
+`band_high`. Chapter 2 measures how often such a band holds the truth (`descrambler.nets.band_coverage`).
 """
 
 from __future__ import annotations
@@ -126,8 +127,8 @@ class Analysis:
     """A measured trace read by a network.
 
     `source`: the file; `trace`: what `load_trace` made of it; `r` (nm) and `distribution`
-    (probability density, 1/nm: sum(distribution) * dr = 1) from the network; `spread`: with several
-    networks, their standard deviation at each distance (1/nm), else None; `n_models`;
+    (probability density, 1/nm: sum(distribution) * dr = 1) from the network; `band_low`, `band_high`: with
+    several networks, their 95 % band at each distance (1/nm, `predict_band`), else None; `n_models`;
     `mean_distance`, `width` (standard deviation), nm; `depth_fit`: modulation depth and background of
     the trace with this distribution held fixed; `profile`: the book profile of the network (None for
     a network passed in); `config`: the training database's LibraryConfig.
@@ -137,7 +138,8 @@ class Analysis:
     trace: MeasuredTrace
     r: np.ndarray
     distribution: np.ndarray
-    spread: np.ndarray | None
+    band_low: np.ndarray | None
+    band_high: np.ndarray | None
     n_models: int
     mean_distance: float
     width: float
@@ -163,8 +165,9 @@ class Analysis:
         if arrays:
             out["r_nm"] = self.r.tolist()
             out["distribution_per_nm"] = self.distribution.tolist()
-            if self.spread is not None:
-                out["spread_per_nm"] = self.spread.tolist()
+            if self.band_low is not None:
+                out["band_95_low_per_nm"] = self.band_low.tolist()
+                out["band_95_high_per_nm"] = self.band_high.tolist()
         return out
 
 
@@ -189,12 +192,12 @@ def analyse_trace(path: str | os.PathLike, model=None, profile: str = "full", *,
 
     `model`: None (default) for the book's network of `profile` (`book_spec(profile).network(0)`,
     from the model cache or trained once), one torch network, or a list of networks (their mean
-    distribution, and their spread in `Analysis.spread`). `config`: the LibraryConfig the network was
+    distribution, and their 95 % band in `Analysis.band_low`, `band_high`). `config`: the LibraryConfig the network was
     trained on (default: the book's, `book_spec(profile).library`). `zero_time`, `phase`, `imaginary`,
     `time_unit`: passed to `load_trace` (None: us for a text file, the descriptor's unit for a Bruker
     BES3T file). Bad input raises ValueError naming the argument.
     """
-    from .nets import predict
+    from .nets import predict, predict_band
 
     models, trained_on, used_profile = _models(model, profile)
     if config is None:
@@ -204,13 +207,16 @@ def analyse_trace(path: str | os.PathLike, model=None, profile: str = "full", *,
         config = trained_on
     trace = load_trace(path, config, zero_time=zero_time, phase=phase, imaginary=imaginary, time_unit=time_unit)
     step = float(trace.r[1] - trace.r[0])
-    outputs = np.stack([predict(m, trace.trace) for m in models]) / step  # densities, 1/nm
-    distribution = outputs.mean(axis=0)
-    spread = outputs.std(axis=0, ddof=1) if len(models) > 1 else None
+    low = high = None
+    if len(models) > 1:
+        band = predict_band(models, trace.trace)
+        distribution, low, high = band.mean / step, band.low / step, band.high / step  # densities, 1/nm
+    else:
+        distribution = predict(models[0], trace.trace) / step
     mean, width = moments(trace.r, distribution)
     t, signal = trace.after_zero_time()
     depth_fit = fit_depth_and_background(t, signal, trace.r, distribution)
-    return Analysis(source=str(path), trace=trace, r=trace.r, distribution=distribution, spread=spread,
+    return Analysis(source=str(path), trace=trace, r=trace.r, distribution=distribution, band_low=low, band_high=high,
                     n_models=len(models), mean_distance=mean, width=width, depth_fit=depth_fit,
                     profile=used_profile, config=config)
 
@@ -470,7 +476,7 @@ def comparison_markdown(comparisons: Sequence[Comparison]) -> str:
 
 def plot_analysis(analysis: Analysis, reference: TikhonovFit | None = None, axes=None, title: str | None = None):
     """Two panels: the trace with the fit implied by the network's distribution, and the distribution
-    (with the networks' spread when there are several, and the Tikhonov reference when given).
+    (with the networks' 95 % band when there are several, and the Tikhonov reference when given).
     Returns the figure."""
     import matplotlib.pyplot as plt
 
@@ -486,9 +492,9 @@ def plot_analysis(analysis: Analysis, reference: TikhonovFit | None = None, axes
     ax_t.set(xlabel="time (µs)", ylabel="signal")
     ax_t.legend(fontsize=8)
     ax_r.plot(analysis.r, analysis.distribution, lw=1.5, label="network")
-    if analysis.spread is not None:
-        ax_r.fill_between(analysis.r, np.clip(analysis.distribution - 2 * analysis.spread, 0, None),
-                          analysis.distribution + 2 * analysis.spread, alpha=0.3, label="±2 SD of networks")
+    if analysis.band_low is not None:
+        ax_r.fill_between(analysis.r, analysis.band_low, analysis.band_high, alpha=0.3,
+                          label=f"95 % band of {analysis.n_models} networks")
     if reference is not None:
         ax_r.plot(reference.r, reference.distribution, lw=1.2, color="k", label="DeerLab Tikhonov")
         ax_r.fill_between(reference.r, reference.lower, reference.upper, color="k", alpha=0.15, lw=0,
@@ -531,9 +537,10 @@ def report(analysis: Analysis) -> str:
              f"# trace {analysis.trace.t[-1]:.4g} us from zero time {analysis.trace.zero_time:.4g} us; "
              f"distances {analysis.r[0]:.3f}..{analysis.r[-1]:.3f} nm"]
     lines += [f"# {note}" for note in analysis.trace.notes]
-    lines.append("# r_nm  P_per_nm" + ("  spread_per_nm" if analysis.spread is not None else ""))
+    band = analysis.band_low is not None
+    lines.append("# r_nm  P_per_nm" + ("  band_95_low_per_nm  band_95_high_per_nm" if band else ""))
     for i, (r, p) in enumerate(zip(analysis.r, analysis.distribution)):
-        extra = f"  {analysis.spread[i]:.6g}" if analysis.spread is not None else ""
+        extra = f"  {analysis.band_low[i]:.6g}  {analysis.band_high[i]:.6g}" if band else ""
         lines.append(f"{r:.5f}  {p:.6g}{extra}")
     return "\n".join(lines)
 
@@ -541,47 +548,3 @@ def report(analysis: Analysis) -> str:
 def report_json(analysis: Analysis) -> str:
     """`Analysis.to_dict()` as one JSON object."""
     return json.dumps(analysis.to_dict())
-
-
-@dataclasses.dataclass(frozen=True)
-class EnsembleCoverage:
-    """How often an ensemble's band holds the truth on simulated traces whose answer is known.
-
-    `pointwise`: share of (trace, distance) points, where the true distribution is at least 1 % of its
-    maximum, at which the truth lies within the ensemble mean +- `k` standard deviations of the
-    networks; `mean_distance`: share of traces whose true mean distance lies within the networks' mean
-    +- `k` standard deviations of their mean distances; `median_sd_nm`: the median over traces of that
-    standard deviation of the mean distance, nm.
-    """
-
-    pointwise: float
-    mean_distance: float
-    median_sd_nm: float
-    k: float
-    n_models: int
-    n_traces: int
-
-
-def ensemble_coverage(models: Sequence, library, k: float = 2.0) -> EnsembleCoverage:
-    """Coverage of the +- `k` SD band of several networks (`models`, at least 2) on `library`, a
-    `descrambler.deer.Library` of simulated traces with known distributions (see `EnsembleCoverage`)."""
-    from .deer import Library
-    from .nets import predict, unit_sum
-
-    models = list(models) if isinstance(models, Sequence) else []
-    if len(models) < 2:
-        raise ValueError("models: an ensemble needs at least 2 networks")
-    if not isinstance(library, Library):
-        raise ValueError(f"library: expected a descrambler.deer.Library, got {type(library).__name__}")
-    if isinstance(k, bool) or not isinstance(k, (int, float)) or not math.isfinite(k) or k <= 0:
-        raise ValueError(f"k: expected a finite number > 0, got {k!r}")
-    outputs = np.stack([predict(m, library.traces) for m in models])  # (models, traces, distances)
-    truth = unit_sum(library.distributions)
-    mean, sd = outputs.mean(axis=0), outputs.std(axis=0, ddof=1)
-    support = truth >= 0.01 * truth.max(axis=1, keepdims=True)
-    pointwise = float(np.mean((np.abs(truth - mean) <= k * sd)[support]))
-    means = outputs @ library.r  # (models, traces)
-    spread = means.std(axis=0, ddof=1)
-    inside = np.abs(truth @ library.r - means.mean(axis=0)) <= k * spread
-    return EnsembleCoverage(pointwise, float(inside.mean()), float(np.median(spread)), float(k), len(models),
-                            len(library))
