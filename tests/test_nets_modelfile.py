@@ -260,3 +260,34 @@ def test_many_networks_train_in_parallel_like_one_at_a_time(tmp_path, monkeypatc
         train_or_load_many([], architecture, config)
     with pytest.raises(ValueError, match="workers"):
         train_or_load_many([1], architecture, config, workers=0)
+
+
+def _from_cache_in_a_process(folder: str) -> bool:
+    import os
+
+    os.environ["DESCRAMBLER_CACHE"] = folder
+    return train_or_load(seed=4, architecture=TINY_NET, config=TINY)[1]["from_cache"]
+
+
+def test_two_processes_asking_for_the_same_network_train_it_once(tmp_path):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        flags = list(pool.map(_from_cache_in_a_process, [str(tmp_path)] * 2))
+    assert sorted(flags) == [False, True]  # one trained it, the other waited for the lock and loaded it
+    assert len(list(tmp_path.glob("*.safetensors"))) == 1
+
+
+@pytest.mark.parametrize("many", [False, True])
+def test_an_unusable_cache_folder_is_found_before_training(tmp_path, monkeypatch, many):
+    from descrambler.nets import cache, train_or_load_many
+
+    (tmp_path / "a_file").write_text("x")
+    monkeypatch.setenv("DESCRAMBLER_CACHE", str(tmp_path / "a_file" / "cache"))
+    monkeypatch.setattr(cache, "train", lambda *a, **k: pytest.fail("trained before the cache folder was checked"))
+    with pytest.raises(ValueError, match=r"^cache: cannot create the model cache folder .*set DESCRAMBLER_CACHE"):
+        if many:
+            train_or_load_many([1, 2], TINY_NET, TINY, workers=2)
+        else:
+            train_or_load(seed=1, architecture=TINY_NET, config=TINY)

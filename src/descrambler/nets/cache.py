@@ -9,13 +9,14 @@ change there invalidates the cache and a change elsewhere (model files, wiretaps
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import multiprocessing
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -85,6 +86,7 @@ def train_or_load_many(seeds: Sequence[int], architecture: dict | None = None, c
     if not seeds:
         raise ValueError("seeds: need at least one seed")
     workers = positive_int(os.cpu_count() or 1 if workers is None else workers, "workers")
+    check_writable(cache_dir())
     missing = [seed for seed in dict.fromkeys(seeds) if not _request(seed, architecture, config, "cpu")[3].exists()]
     if len(missing) > 1 and workers > 1:
         bar = progress_bar(total=len(missing), desc="training", enabled=progress, unit="net")
@@ -107,10 +109,48 @@ def train_or_load(seed: int = 0, architecture: dict | None = None, config: Train
     book's two-layer net), `config` defaults to DEFAULT_TRAIN_CONFIG. Returns the model on the CPU in
     evaluation mode and its metadata (train configuration, seed, final metrics, history, cache key,
     `from_cache`). A cached file that is corrupted or belongs to another request is reported with a
-    warning and replaced by a fresh training, never used.
+    warning and replaced by a fresh training, never used. The cache folder is checked for writing
+    before training; a lock file beside the model makes a second process asking for the same network
+    wait for the first and load its result instead of training it again.
     """
     seed = non_negative_int(seed, "seed")
     model, config, key, path = _request(seed, architecture, config, device)
+    check_writable(path.parent)
+    with exclusive_lock(path.with_name(path.name + ".lock")):  # a second process asking waits, then loads
+        return _train_or_load_locked(model, config, key, path, seed, device, progress)
+
+
+def check_writable(folder: Path) -> None:
+    """ValueError unless the cache folder exists (or can be made) and is writable: found before training."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f"cache: cannot create the model cache folder {folder} ({error.strerror}); set "
+                         "DESCRAMBLER_CACHE to a writable folder") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"cache: cannot write in the model cache folder {folder}; set DESCRAMBLER_CACHE to a "
+                         "writable folder")
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the file `path` (created if missing) while the block runs; other processes
+    asking for the same lock wait. Without POSIX file locks (Windows) the block runs unlocked."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _train_or_load_locked(model: nn.Module, config: TrainConfig, key: str, path: Path, seed: int, device,
+                          progress: bool | None) -> tuple[nn.Module, dict]:
     resolved = model.architecture
     if path.exists():
         try:
