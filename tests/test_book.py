@@ -68,7 +68,7 @@ def test_smoke_parameters_are_injected_and_checked(tmp_path, quiet_env):
 
 def test_bad_profile_and_unknown_chapter(tmp_path, quiet_env):
     root = _project(tmp_path, _notebook("size = 3"))
-    with pytest.raises(ValueError, match="profile"):
+    with pytest.raises(ValueError, match="^profile"):
         build(root, profile="medium")
     with pytest.raises(BookError, match="only: 02_missing"):
         build(root, profile="smoke", only=["02_missing"])

@@ -59,13 +59,13 @@ def test_spectral_filtering_of_a_network(model):
 
 
 def test_bad_input():
-    with pytest.raises(ValueError, match="models"):
+    with pytest.raises(ValueError, match="^models"):
         layer_grams([], 10)
-    with pytest.raises(ValueError, match="n_traces"):
+    with pytest.raises(ValueError, match="^n_traces"):
         layer_grams([two_layer()], 0)
-    with pytest.raises(ValueError, match="model"):
+    with pytest.raises(ValueError, match="^model"):
         weights(torch.nn.Sequential(torch.nn.Linear(4, 4)))
-    with pytest.raises(ValueError, match="model"):
+    with pytest.raises(ValueError, match="^model"):
         weights(torch.nn.Linear(4, 4))
 
 
@@ -76,7 +76,7 @@ def test_jacobians_leave_the_model_unchanged(model):
     jacobians(model, make_library(2, CONFIG, seed=1).traces)
     assert next(model.parameters()).dtype == torch.float32 and model.training
     model.eval()
-    with pytest.raises(ValueError, match="traces: expected 256 points"):
+    with pytest.raises(ValueError, match="^traces: expected 256 points"):
         jacobians(model, np.ones((2, 100)))
 
 

@@ -60,9 +60,9 @@ def test_zoom_panel_places_an_image_in_paper_units():
         left, right, bottom, top = ax.images[0].get_extent()
         assert (left, right, bottom, top) == pytest.approx((26.5, 54.5, 92.5, 167.5))
         assert ax.get_title() == "paper"
-        with pytest.raises(ValueError, match="link_index"):
+        with pytest.raises(ValueError, match="^link_index"):
             paper_layout.zoom_panel(ax, np.ones((5, 4)), np.arange(5), np.arange(5), "bad")
-        with pytest.raises(ValueError, match="input_index"):
+        with pytest.raises(ValueError, match="^input_index"):
             paper_layout.zoom_panel(ax, np.ones((5, 4)), np.arange(4), np.array([0, 1, 2, 4, 5]), "bad")
     finally:
         plt.close(fig)

@@ -40,9 +40,9 @@ def test_the_paper_readings_with_reasons_and_the_untested_claim():
 
 
 def test_missing_or_empty_measurements_raise():
-    with pytest.raises(ValueError, match="values: no measurements for claim 'x'"):
+    with pytest.raises(ValueError, match="^values: no measurements for claim 'x'"):
         findings_table({}, claims=(LOWER,))
-    with pytest.raises(ValueError, match="values: the list for claim 'x' is empty"):
+    with pytest.raises(ValueError, match="^values: the list for claim 'x' is empty"):
         findings_table({"x": []}, claims=(LOWER,))
 
 
@@ -50,7 +50,7 @@ def test_markdown_escapes_pipes_and_lists_networks():
     rows = findings_table({"x": [-12.0, 1.0]}, claims=(LOWER,))
     table = values_markdown(rows, ["seed 0", "seed 1"])
     assert "| a claim | -12 (holds) | 1 (does not hold) |" in table
-    with pytest.raises(ValueError, match="labels"):
+    with pytest.raises(ValueError, match="^labels"):
         values_markdown(rows, ["seed 0"])
     piped = Claim("z", "c", "r", "|x - 3|", "f", 0.5, 1.5, True, "reason")
     assert "\\|x - 3\\|" in claims_markdown([piped])
@@ -66,5 +66,5 @@ def test_a_control_that_reaches_the_verdict_makes_it_not_specific():
     assert final_verdict(failing[0], [strong[0]]) == "does not hold"  # a failing claim stays failing
     table = markdown(trained, {"untrained": weak, "random": strong})
     assert "untrained (median)" in table and NOT_SPECIFIC in table
-    with pytest.raises(ValueError, match="controls"):
+    with pytest.raises(ValueError, match="^controls"):
         markdown(trained, {"untrained": []})

@@ -342,7 +342,7 @@ def test_diagonal_descramble():
     (lambda: second_layer_gram(np.ones((5, 3)), np.eye(4), np.eye(3)), "gram_post"),
 ])
 def test_bad_input_raises_value_error_naming_the_argument(call, name):
-    with pytest.raises(ValueError, match=rf"^{name}:"):
+    with pytest.raises(ValueError, match=rf"^([\w.]+, )*{name}(, [\w.]+)*:"):
         call()
 
 
@@ -368,9 +368,9 @@ def test_random_rotation_is_a_rotation_and_checks_its_arguments():
     R = random_rotation(7, np.random.default_rng(0))
     np.testing.assert_allclose(R @ R.T, np.eye(7), atol=1e-12)
     assert np.linalg.det(R) == pytest.approx(1)
-    with pytest.raises(ValueError, match="n"):
+    with pytest.raises(ValueError, match="^n"):
         random_rotation(0, np.random.default_rng(0))
-    with pytest.raises(ValueError, match="rng"):
+    with pytest.raises(ValueError, match="^rng"):
         random_rotation(3, 5)
 
 

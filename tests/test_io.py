@@ -41,7 +41,7 @@ def test_cache_dir_follows_environment(monkeypatch, tmp_path):
     (lambda: _validate.choice("x", "method", ["a", "b"]), "method: unknown value 'x'"),
 ])
 def test_validation_messages_name_the_argument(call, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match="^" + message):
         call()
 
 

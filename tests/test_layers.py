@@ -119,7 +119,7 @@ def test_every_hidden_layer_of_a_deeper_sequential():
      r"^layer: '1' is a Tanh, not an nn.Linear"),
 ])
 def test_bad_input_names_the_argument(model, call, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match="^" + message):
         call(model)
 
 

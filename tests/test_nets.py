@@ -80,7 +80,7 @@ def test_build_rebuilds_the_recorded_architecture(model):
     (lambda: build({"name": "two_layer", "arguments": {"depth": 3}}), "architecture: arguments do not fit"),
 ])
 def test_bad_architecture_arguments_raise(call, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match="^" + message):
         call()
 
 
@@ -121,7 +121,7 @@ def test_predict_restores_training_mode():
     (np.zeros((0, 256), np.float32), "traces: holds no traces"),
 ])
 def test_predict_rejects_bad_traces(traces, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match="^" + message):
         predict(two_layer(), traces)
 
 
@@ -151,7 +151,7 @@ def test_peak_error_in_nm():
     (lambda: peak_error(np.ones((2, 4)), np.ones((2, 4)), np.ones(5)), "r: 5 distances"),
 ])
 def test_metric_inputs_checked(call, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match="^" + message):
         call()
 
 

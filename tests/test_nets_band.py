@@ -67,7 +67,7 @@ def test_coverage_known_answers():
 ])
 def test_predict_band_refuses_bad_input(kwargs, message):
     arguments = {"models": MODELS, "traces": TRACES, **kwargs}
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match="^" + message):
         predict_band(**arguments)
 
 
@@ -78,5 +78,5 @@ def test_predict_band_refuses_bad_input(kwargs, message):
     (np.ones((4, N_OUT)), np.full(N_OUT, np.inf), "^r:"),
 ])
 def test_band_coverage_refuses_bad_input(distributions, r, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match="^" + message):
         band_coverage(MODELS, TRACES, distributions, r)

@@ -76,7 +76,7 @@ def test_load_never_unpickles(saved, monkeypatch):
 def test_damaged_files_raise(saved, damage, message):
     _, path = saved
     path.write_bytes(damage(path.read_bytes()))
-    with pytest.raises(ValueError, match=f"path: .*{message}"):
+    with pytest.raises(ValueError, match=f"^path: .*{message}"):
         load(path)
 
 
@@ -96,7 +96,7 @@ def rewrite_record(path, change):
 def test_wrong_hash_raises(saved):
     _, path = saved
     rewrite_record(path, lambda record: record.update(tensors_sha256="0" * 64))
-    with pytest.raises(ValueError, match="path: content hash mismatch"):
+    with pytest.raises(ValueError, match="^path: content hash mismatch"):
         load(path)
 
 
@@ -108,7 +108,7 @@ def test_wrong_hash_raises(saved):
 def test_pickle_files_are_refused(saved, writer):
     model, path = saved
     writer(model, path)
-    with pytest.raises(ValueError, match="path: .* is a pickle or torch.save file; descrambler never unpickles"):
+    with pytest.raises(ValueError, match="^path: .* is a pickle or torch.save file; descrambler never unpickles"):
         load(path)
 
 
@@ -119,7 +119,7 @@ def test_the_sidecar_is_only_a_copy(saved):
     np.testing.assert_array_equal(outputs(load(path)), outputs(model))
     sidecar.unlink()
     np.testing.assert_array_equal(outputs(load(path)), outputs(model))
-    with pytest.raises(ValueError, match="path: no such model file"):
+    with pytest.raises(ValueError, match="^path: no such model file"):
         load(path.with_name("absent.safetensors"))
 
 
@@ -167,7 +167,7 @@ def test_non_finite_weights_are_refused(tmp_path):
     with torch.no_grad():
         model[0].weight[3, 7] = float("nan")
     save(model, tmp_path / "nan.safetensors")
-    with pytest.raises(ValueError, match=r"path: .* holds non-finite weights .* in 0.weight: the training .* diverged"):
+    with pytest.raises(ValueError, match=r"^path: .* holds non-finite weights .* in 0.weight: the training .* diverged"):
         load(tmp_path / "nan.safetensors")
 
 
@@ -175,16 +175,16 @@ def test_a_safetensors_file_without_a_record_is_refused(tmp_path):
     from safetensors.torch import save_file
 
     save_file({"w": torch.zeros(2)}, tmp_path / "other.safetensors")
-    with pytest.raises(ValueError, match="path: .* holds no descrambler-model/2 record in its header"):
+    with pytest.raises(ValueError, match="^path: .* holds no descrambler-model/2 record in its header"):
         read_record(tmp_path / "other.safetensors")
 
 
 def test_save_checks_its_arguments(tmp_path):
-    with pytest.raises(ValueError, match="model: not built by descrambler.nets"):
+    with pytest.raises(ValueError, match="^model: not built by descrambler.nets"):
         save(torch.nn.Sequential(torch.nn.Linear(3, 3)), tmp_path / "x.safetensors")
-    with pytest.raises(ValueError, match="metadata: cannot be written as JSON"):
+    with pytest.raises(ValueError, match="^metadata: cannot be written as JSON"):
         save(two_layer(), tmp_path / "x.safetensors", {"bad": object()})
-    with pytest.raises(ValueError, match="metadata: expected a dict"):
+    with pytest.raises(ValueError, match="^metadata: expected a dict"):
         save(two_layer(), tmp_path / "x.safetensors", [1])
     assert not (tmp_path / "x.safetensors").exists()  # nothing written on failure
 
@@ -256,9 +256,9 @@ def test_many_networks_train_in_parallel_like_one_at_a_time(tmp_path, monkeypatc
     monkeypatch.setenv("DESCRAMBLER_CACHE", str(tmp_path / "parallel"))
     again = train_or_load_many([4, 3], architecture, config, workers=2)  # a rerun continues from the cache
     assert [info["from_cache"] for _, info in again] == [True, True]
-    with pytest.raises(ValueError, match="seeds"):
+    with pytest.raises(ValueError, match="^seeds"):
         train_or_load_many([], architecture, config)
-    with pytest.raises(ValueError, match="workers"):
+    with pytest.raises(ValueError, match="^workers"):
         train_or_load_many([1], architecture, config, workers=0)
 
 

@@ -101,9 +101,9 @@ def test_gram_streams_a_library():
 ])
 def test_bad_wiretap_input(net, x, kwargs, message):
     arguments = {"x": x, "layer": 1, **kwargs}
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match="^" + message):
         wiretap(net, **arguments)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match="^" + message):
         gram(net, **arguments)
 
 
@@ -115,5 +115,5 @@ def test_bad_wiretap_input(net, x, kwargs, message):
     (np.zeros((2, 256), np.float32), {"chunk_size": 0}, "chunk_size: must be a positive integer"),
 ])
 def test_bad_gram_input(net, x, kwargs, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match="^" + message):
         gram(net, x, 1, **kwargs)

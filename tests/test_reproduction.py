@@ -51,7 +51,7 @@ def test_measure_networks_reads_every_claim_with_controls(small_net):
     assert set(result["controls"]) == {"untrained", "random"}
     assert all(set(control) == keys for control in result["controls"].values())
     assert result["controls"]["random"]["bandpass"] == pytest.approx(1.0, abs=0.2)  # white weights pass all
-    with pytest.raises(ValueError, match="control_seeds"):
+    with pytest.raises(ValueError, match="^control_seeds"):
         measure_networks([small_net], LibraryConfig(), 3000, seed=4, control_seeds=[1, 2])
 
 
@@ -68,7 +68,7 @@ def test_select_ranks_by_holds_then_partly_then_error():
                _record("long_training", 0, 0.4, bandpass=bandpass.holds), _record("long_training", 1, 0.4, bandpass=bandpass.holds)]
     assert fidelity.select(records) == "long_training"  # one more claim holds, despite the larger error
     assert fidelity.select(records[:4]) == "softplus_output"  # a tie on verdicts: the lower error
-    with pytest.raises(ValueError, match="records"):
+    with pytest.raises(ValueError, match="^records"):
         fidelity.select([_record("anchor_2018", 0, 0.1)])  # the anchor is not a candidate
 
 
@@ -80,7 +80,7 @@ def test_candidates_differ_from_the_paper_reading_in_one_named_way():
     assert len(set(names)) == len(names) and fidelity.ANCHOR.name not in names
     for item in fidelity.CANDIDATES[1:]:
         assert item.change and (item.train != base.train or item.architecture != base.architecture)
-    with pytest.raises(ValueError, match="name"):
+    with pytest.raises(ValueError, match="^name"):
         fidelity.candidate("nonsense")
 
 
@@ -104,7 +104,7 @@ def test_book_spec_is_one_source_for_both_profiles():
     assert full.library == full.train.library
     assert not set(DEVELOPMENT_SEEDS) & set(CONFIRMATION_SEEDS)
     assert len(full.confirmation_seeds) >= 20
-    with pytest.raises(ValueError, match="profile"):
+    with pytest.raises(ValueError, match="^profile"):
         book_spec("huge")
-    with pytest.raises(ValueError, match="name"):
+    with pytest.raises(ValueError, match="^name"):
         book_spec("full", "nonsense")

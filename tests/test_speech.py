@@ -104,7 +104,7 @@ def test_config_survives_json():
     ({"snr_db": ("a", 3)}, "snr_db: expected finite"),
 ])
 def test_bad_config_raises(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match="^" + message):
         SpeechConfig(**kwargs)
 
 
@@ -114,5 +114,5 @@ def test_bad_config_raises(kwargs, message):
     ({"config": {"n_samples": 64}}, "config: expected a SpeechConfig"),
 ])
 def test_bad_make_speech_arguments_raise(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match="^" + message):
         make_speech(**{"n": 5, **kwargs})

@@ -51,7 +51,7 @@ def test_load_trace_whitespace_and_start_inside_first_step(tmp_path):
     ("only a header\n", "no numeric"),
 ])
 def test_load_trace_rejects_malformed_files(tmp_path, text, message):
-    with pytest.raises(ValueError, match=f"path: .*{message}"):
+    with pytest.raises(ValueError, match=f"^path: .*{message}"):
         load_trace(_write(tmp_path, text))
 
 
@@ -155,7 +155,7 @@ def test_load_trace_time_in_nanoseconds(tmp_path):
     in_ns = _write(tmp_path, "\n".join(f"{1000 * a:.3f} {b}" for a, b in zip(t, signal)), "ns.txt")
     in_us = load_trace(_write(tmp_path, "\n".join(f"{a:.6f} {b}" for a, b in zip(t, signal)), "us.txt"))
     np.testing.assert_allclose(load_trace(in_ns, time_unit="ns").trace, in_us.trace, atol=1e-6)
-    with pytest.raises(ValueError, match="path: .*time_unit='ns'"):
+    with pytest.raises(ValueError, match="^path: .*time_unit='ns'"):
         load_trace(in_ns)
 
 
@@ -195,24 +195,24 @@ def test_load_trace_bad_arguments(tmp_path, kwargs, name):
 
 def test_load_trace_refuses_too_few_points_after_zero_time(tmp_path):
     text = "\n".join(f"{i * 0.1} {np.exp(-abs(i * 0.1 - 2.5))}" for i in range(30))
-    with pytest.raises(ValueError, match="path: .*after zero time"):
+    with pytest.raises(ValueError, match="^path: .*after zero time"):
         load_trace(_write(tmp_path, text))
 
 
 def test_load_trace_binary_file_without_its_descriptor(tmp_path):
     path = tmp_path / "trace.DTA"
     path.write_bytes(bytes(range(256)) * 4)
-    with pytest.raises(ValueError, match="path: .*needs trace.DSC beside trace.DTA"):
+    with pytest.raises(ValueError, match="^path: .*needs trace.DSC beside trace.DTA"):
         load_trace(path)
 
 
 def test_load_trace_rejects_a_bad_config(tmp_path):
-    with pytest.raises(ValueError, match="config: expected a LibraryConfig"):
+    with pytest.raises(ValueError, match="^config: expected a LibraryConfig"):
         load_trace(_write(tmp_path, "0 1\n1 2\n"), config="default")
 
 
 def test_load_trace_missing_file(tmp_path):
-    with pytest.raises(ValueError, match="path: no such file"):
+    with pytest.raises(ValueError, match="^path: no such file"):
         load_trace(tmp_path / "absent.txt")
 
 
