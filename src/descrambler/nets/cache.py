@@ -35,7 +35,7 @@ from .training import DEFAULT_TRAIN_CONFIG, TrainConfig, resolve_device, train
 DEFAULT_ARCHITECTURE = {"name": "two_layer", "arguments": {}}
 _PACKAGE = Path(__file__).resolve().parent.parent
 #: The source files, relative to the package, whose code determines a trained network's weights.
-SOURCES = ("deer.py", "speech.py", "nets/architectures.py", "nets/training.py", "nets/metrics.py",
+SOURCES = ("deer.py", "speech.py", "laplace.py", "nets/architectures.py", "nets/training.py", "nets/metrics.py",
            "nets/predict.py")
 
 
@@ -78,27 +78,45 @@ def _train_in_worker(seed: int, architecture: dict | None, config: TrainConfig |
 
 def train_or_load_many(seeds: Sequence[int], architecture: dict | None = None, config: TrainConfig | None = None,
                        workers: int | None = None, progress: bool | None = None) -> list[tuple[nn.Module, dict]]:
-    """`train_or_load` for each of `seeds`, training the networks missing from the cache in parallel worker
-    processes (`workers`, default one per core), each on one torch thread; the weights are those that
-    `train_or_load` gives for each seed. An interrupted call keeps every network already trained (each is
-    written to the cache atomically), so calling it again continues where it stopped."""
+    """`train_or_load` for each of `seeds` (one architecture and configuration): `train_or_load_jobs`."""
     seeds = [non_negative_int(seed, "seeds") for seed in seeds]
     if not seeds:
         raise ValueError("seeds: need at least one seed")
+    return train_or_load_jobs([(architecture, config, seed) for seed in seeds], workers, progress)
+
+
+def train_or_load_jobs(jobs: Sequence[tuple[dict | None, TrainConfig | None, int]], workers: int | None = None,
+                       progress: bool | None = None) -> list[tuple[nn.Module, dict]]:
+    """`train_or_load(seed, architecture, config)` for each (architecture, config, seed) of `jobs`, training the
+    networks missing from the cache first, in parallel worker processes (`workers`, default one per core, each
+    on one torch thread; the costliest first, so that networks of different sizes share the cores well). The
+    weights are those `train_or_load` gives. An interrupted call keeps every network already trained (each is
+    written to the cache atomically), so calling it again continues where it stopped. "from_cache" is False
+    for the networks this call trained."""
+    jobs = [(architecture, config, non_negative_int(seed, "seed")) for architecture, config, seed in jobs]
+    if not jobs:
+        raise ValueError("jobs: need at least one (architecture, config, seed)")
     workers = positive_int(os.cpu_count() or 1 if workers is None else workers, "workers")
     check_writable(cache_dir())
-    missing = [seed for seed in dict.fromkeys(seeds) if not _request(seed, architecture, config, "cpu")[3].exists()]
+    requests = [_request(seed, architecture, config, "cpu") for architecture, config, seed in jobs]
+    missing = {}  # cache path -> (training cost, seed, architecture, config), each network once
+    for (architecture, _, seed), (model, config, _, path) in zip(jobs, requests):
+        if not path.exists():
+            cost = config.epochs * config.n_train * sum(p.numel() for p in model.parameters())
+            missing[path] = (cost, seed, architecture, config)
     if len(missing) > 1 and workers > 1:
         bar = progress_bar(total=len(missing), desc="training", enabled=progress, unit="net")
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=min(workers, len(missing)), mp_context=context) as pool:
-            for future in [pool.submit(_train_in_worker, seed, architecture, config) for seed in missing]:
+            futures = [pool.submit(_train_in_worker, seed, architecture, config)
+                       for _, seed, architecture, config in sorted(missing.values(), key=lambda m: -m[0])]
+            for future in futures:
                 future.result()
                 bar.update(1)
         bar.close()
-    results = [train_or_load(seed, architecture, config, progress=progress) for seed in seeds]
-    return [(model, {**info, "from_cache": info["from_cache"] and seed not in missing})
-            for seed, (model, info) in zip(seeds, results)]
+    results = [train_or_load(seed, architecture, config, progress=progress) for architecture, config, seed in jobs]
+    return [(model, {**info, "from_cache": info["from_cache"] and request[3] not in missing})
+            for request, (model, info) in zip(requests, results)]
 
 
 def train_or_load(seed: int = 0, architecture: dict | None = None, config: TrainConfig | None = None,
