@@ -34,6 +34,8 @@ bench: $(STAMP)
 	$(PY) -m descrambler bench training --repeats 3 --out _build/bench-model.safetensors --record benchmarks/results.jsonl
 	$(PY) -m descrambler bench descramble --record benchmarks/results.jsonl
 	$(PY) -m descrambler bench replica --record benchmarks/results.jsonl
+	for net in three_layer production denoiser; do $(PY) -m descrambler bench training --net $$net --record benchmarks/results.jsonl || exit 1; done
+	$(PY) -m descrambler bench ensemble --record benchmarks/results.jsonl
 
 clean:
 	rm -rf _build

@@ -53,6 +53,7 @@ def _one_line_error(capsys, argv):
     (["training", "--threads", "0"], "error: --threads: must be at least 1, got 0"),
     (["training", "--n-hidden", "x"], "error: --n-hidden: expected an integer >= 1, got 'x'"),
     (["training", "--profile", "paper"], "error: --profile: invalid choice: 'paper'"),
+    (["training", "--net", "resnet"], "error: --net: invalid choice: 'resnet'"),
     (["training", "--out", "/"], "error: --out: / is a folder"),
     (["training", "--out", "/no/such/folder/m.safetensors"], "error: --out: cannot write in the folder /no/such/folder"),
     (["ensemble", "--sizes", "0"], "error: --sizes: must be at least 1, got 0"),
@@ -178,3 +179,13 @@ def test_an_ensemble_larger_than_the_confirmation_seeds_is_refused_before_traini
         ensemble.run(argparse.Namespace(sizes=[2, 101], profile="smoke", workers=None))
     assert stop.value.code == 2
     assert capsys.readouterr().err.strip() == "error: --sizes: at most 100 (the confirmation seeds), got 101"
+
+
+def test_n_hidden_only_for_the_book_network(capsys):
+    import argparse
+
+    args = argparse.Namespace(net="production", profile="smoke", n_hidden=3, seed=0, repeats=1, threads=1, out=None)
+    with pytest.raises(SystemExit) as stop:
+        training.run(args)
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.strip() == "error: --n-hidden: only for the two-layer book network, not --net production"

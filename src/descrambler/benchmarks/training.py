@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -48,6 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", choices=("full", "smoke"), default="full",
                         help="the book spec's profile to train (default full)")
     parser.add_argument("--threads", type=positive_int_arg, default=1, help="torch threads during training (default 1)")
+    parser.add_argument("--net", choices=tuple(NETS), default="book",
+                        help="which network: the book's (default), the three-layer or production DEERNet of chapter 10, "
+                             "or chapter 11's denoiser")
     parser.add_argument("--n-hidden", type=positive_int_arg, default=None,
                         help="link width of the two-layer net instead of the book's 80 (a scaling measurement)")
 
@@ -80,15 +84,30 @@ def training_flop(model: torch.nn.Module, traces: int) -> float:
     return 6.0 * weights * traces
 
 
-def run(args: argparse.Namespace) -> list[dict]:
-    from ..nets import save, train
-    from ..nets.architectures import build
-    from ..nets.training import validate
+def _spec(net: str, profile: str):
+    """The BookSpec of `net` (a key of NETS) for `profile`."""
+    from .. import deeper, denoising
     from ..spec import book_spec
 
-    spec = book_spec(args.profile)
+    return {"book": book_spec, "three_layer": deeper.three_layer_spec, "production": deeper.production_spec,
+            "denoiser": denoising.denoiser_spec}[net](profile)
+
+
+#: The networks `--net` trains: the chapter that analyses each.
+NETS = {"book": "chapter 2", "three_layer": "chapter 10", "production": "chapter 10", "denoiser": "chapter 11"}
+
+
+def run(args: argparse.Namespace) -> list[dict]:
+    from ..nets import save, train
+    from ..nets.architectures import build, linear_layers
+    from ..nets.training import validate
+
+    spec = _spec(args.net, args.profile)
     architecture = spec.architecture
     if args.n_hidden is not None:
+        if architecture["name"] != "two_layer":
+            print(f"error: --n-hidden: only for the two-layer book network, not --net {args.net}", file=sys.stderr)
+            raise SystemExit(2)
         architecture = {**architecture, "arguments": {**architecture["arguments"], "n_hidden": args.n_hidden}}
     load_before = os.getloadavg()[0]
     runs = []
@@ -109,14 +128,16 @@ def run(args: argparse.Namespace) -> list[dict]:
         if args.out and seed == args.seed:
             save(model, args.out, {"train_config": spec.train.to_dict(), "seed": seed,
                                    "metrics": history["final"], "history": history})
-    first = architecture["arguments"]
-    rate_layer = matmul_gflops(spec.train.batch_size, first.get("n_in", 256), first.get("n_hidden", 80), args.threads)
+    first = model[linear_layers(model)[0]]
+    rate_layer = matmul_gflops(spec.train.batch_size, first.in_features, first.out_features, args.threads)
     rate_large = matmul_gflops(1024, 1024, 1024, args.threads)
     seconds = statistics.median(r["seconds"] for r in runs)
     error = statistics.median(r["median_rel_error"] for r in runs)
-    peak = statistics.median(r["median_peak_error_nm"] for r in runs)
+    peaks = [r["median_peak_error_nm"] for r in runs if r["median_peak_error_nm"] is not None]
+    peak = statistics.median(peaks) if peaks else None  # None for the denoiser: no distances
     achieved = statistics.median(r["achieved_gflops"] for r in runs)
-    name = "training" if args.n_hidden is None else f"training_n_hidden{args.n_hidden}"
+    name = "training" + ("" if args.net == "book" else f"_{args.net}") + (
+        "" if args.n_hidden is None else f"_n_hidden{args.n_hidden}")
     return [record(f"{name}_median_rel_error", error, "median relative L2 error", seconds=seconds,
                    median_rel_error=error, median_peak_error_nm=peak,
                    meets_goal=bool(error <= GOAL_ERROR and seconds <= GOAL_SECONDS),
@@ -127,7 +148,8 @@ def run(args: argparse.Namespace) -> list[dict]:
                                       for key in ("data_seconds", "validation_seconds_estimated", "step_seconds")},
                    matmul_gflops_layer_shape=rate_layer, matmul_gflops_1024=rate_large,
                    achieved_gflops_in_steps=achieved, fraction_of_layer_shape_rate=achieved / rate_layer,
-                   runs=runs, output=spec.architecture["arguments"]["output"], profile=args.profile,
+                   runs=runs, net=args.net, chapter=NETS[args.net], output=spec.architecture["arguments"].get("output"),
+                   profile=args.profile,
                    candidate=spec.candidate, architecture=architecture, train_config=spec.train.to_dict(),
                    load_average_before=load_before, load_average_after=os.getloadavg()[0],
                    out=None if args.out is None else str(args.out))]
