@@ -35,6 +35,10 @@ from ._validate import as_array, positive_int
 from .deer import LibraryConfig, dipolar_kernel
 from .traces import MeasuredTrace, _noise_level, load_trace
 
+__all__ = ["analyse_trace", "Analysis", "kuprov_trace", "fit_depth_and_background", "DepthFit",
+           "moments", "tikhonov_fit", "TikhonovFit", "coverage", "Coverage", "compare",
+           "Comparison", "comparison_markdown", "plot_analysis", "save_plot", "report"]
+
 #: Upper bound of the background decay rate searched by the depth fit, in units of 1 / trace length.
 _MAX_DECAY_PER_LENGTH = 20.0
 #: The six measured traces of the 2018 DEERNet paper shipped with the book (see data/kuprov/README.md).
@@ -43,16 +47,62 @@ KUPROV_SAMPLES = ("I", "II", "III", "IV", "V", "VI")
 
 
 def kuprov_trace(sample: str) -> Path:
-    """Path of the shipped measured trace `sample` ("I" .. "VI")."""
+    """Path of one of the six measured traces of the 2018 DEERNet paper shipped with the book.
+
+    Parameters
+    ----------
+    sample : {"I", "II", "III", "IV", "V", "VI"}
+        The sample (see data/kuprov/README.md).
+
+    Returns
+    -------
+    pathlib.Path
+        The file, data/kuprov/sample_<sample>_DEERNet_input.dat.
+
+    Raises
+    ------
+    ValueError
+        If `sample` is unknown (the message starts with "sample:").
+
+    Examples
+    --------
+    >>> from descrambler.analyse import kuprov_trace
+    >>> kuprov_trace("I").name
+    'sample_I_DEERNet_input.dat'
+    """
     from ._validate import choice
 
     return KUPROV_DATA / f"sample_{choice(sample, 'sample', KUPROV_SAMPLES)}_DEERNet_input.dat"
 
 
 def moments(r: ArrayLike, p: ArrayLike) -> tuple[float, float]:
-    """(mean, standard deviation) in nm of the distribution `p` (any scale, >= 0) on distances `r` (nm).
+    """Mean and standard deviation, nm, of a distance distribution.
 
-    `r` must be uniform (the weights are the values of `p`)."""
+    Parameters
+    ----------
+    r : array_like
+        Uniform distance axis, nm, 1-D (the weights are the values of `p`).
+    p : array_like
+        The distribution on `r`, any scale, >= 0, with a positive sum.
+
+    Returns
+    -------
+    tuple of float
+        (mean, standard deviation), nm.
+
+    Raises
+    ------
+    ValueError
+        If an array is not finite and 1-D, their sizes differ, or `p` has a negative value or no
+        positive sum (the message starts with the argument's name).
+
+    Examples
+    --------
+    >>> from descrambler.analyse import moments
+    >>> mean, sd = moments([1.0, 2.0, 3.0], [1, 2, 1])
+    >>> mean, round(sd, 4)
+    (2.0, 0.7071)
+    """
     r = as_array(r, "r", ndim=1)
     p = as_array(p, "p", ndim=1)
     if p.shape != r.shape:
@@ -66,10 +116,43 @@ def moments(r: ArrayLike, p: ArrayLike) -> tuple[float, float]:
 
 @dataclasses.dataclass
 class DepthFit:
-    """V(t) ~ scale [(1 - depth) + depth F(t)] exp(-decay_rate t) with F = K p for a fixed p.
+    """A trace fitted as V(t) = scale [(1 - depth) + depth F(t)] exp(-decay_rate t), F = K p for a fixed p.
 
-    `t` (us, from zero time), `signal`: the data fitted; `fit`, `background` (scale (1 - depth)
-    exp(-k t)): the model on `t`; `residual_rms`, `noise_rms`: in the signal's units."""
+    Returned by `fit_depth_and_background`.
+
+    Attributes
+    ----------
+    depth : float
+        Modulation depth (not clipped: outside [0, 1] the distribution does not explain the trace).
+    decay_rate : float
+        Background decay rate k, 1/us (homogeneous 3-D background exp(-k t)).
+    scale : float
+        V(0) of the model, in the signal's units.
+    t : numpy.ndarray
+        Times from zero time, us: the data fitted.
+    signal : numpy.ndarray
+        The data fitted.
+    fit : numpy.ndarray
+        The model on `t`.
+    background : numpy.ndarray
+        scale (1 - depth) exp(-k t) on `t`.
+    residual_rms : float
+        RMS of fit - signal, in the signal's units.
+    noise_rms : float
+        Noise RMS of the signal (from second differences), in the signal's units.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from descrambler.analyse import fit_depth_and_background
+    >>> from descrambler.deer import dipolar_kernel
+    >>> t, r = np.linspace(0, 3, 200), np.linspace(2, 6, 100)
+    >>> p = np.exp(-(r - 4) ** 2 / 0.1)
+    >>> signal = (0.7 + 0.3 * dipolar_kernel(t, r) @ (p / p.sum())) * np.exp(-0.2 * t)
+    >>> fit = fit_depth_and_background(t, signal, r, p)
+    >>> round(fit.depth, 3), round(fit.decay_rate, 3), round(fit.scale, 3)
+    (0.3, 0.2, 1.0)
+    """
 
     depth: float
     decay_rate: float
@@ -83,12 +166,45 @@ class DepthFit:
 
 
 def fit_depth_and_background(t: ArrayLike, signal: ArrayLike, r: ArrayLike, p: ArrayLike) -> DepthFit:
-    """Least-squares modulation depth, background decay rate k (1/us, homogeneous 3-D: exp(-k t)) and
-    scale of `signal` at times `t` (us, >= 0) for the distance distribution `p` on `r` (nm) held fixed.
+    """Least-squares modulation depth, background decay rate and scale of a trace, its distribution held fixed.
 
-    For each k the model is linear in (scale (1 - depth), scale depth); k is searched on
-    [0, 20 / t_max] (bounded Brent). The depth is not clipped: a value outside [0, 1] says the
-    distribution does not explain the trace.
+    For each decay rate k the model scale [(1 - depth) + depth K p] exp(-k t) is linear in
+    (scale (1 - depth), scale depth); k is searched on [0, 20 / t_max] (bounded Brent). The depth is
+    not clipped: a value outside [0, 1] says the distribution does not explain the trace.
+
+    Parameters
+    ----------
+    t : array_like
+        Times from zero time, us, >= 0, 1-D (at least 4).
+    signal : array_like
+        The trace at `t`, any scale.
+    r : array_like
+        Distance axis, nm, 1-D.
+    p : array_like
+        The distance distribution on `r`, >= 0, with a positive sum.
+
+    Returns
+    -------
+    DepthFit
+        Depth, decay rate k (1/us), scale, the fit and its residual.
+
+    Raises
+    ------
+    ValueError
+        If an array is not finite and 1-D, `signal` does not have one value per time (at least 4),
+        or `p` does not have one non-negative value per distance with a positive sum (the message
+        starts with the argument's name).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from descrambler.analyse import fit_depth_and_background
+    >>> from descrambler.deer import dipolar_kernel
+    >>> t, r = np.linspace(0, 3, 200), np.linspace(2, 6, 100)
+    >>> p = np.exp(-(r - 4) ** 2 / 0.1)
+    >>> signal = (0.7 + 0.3 * dipolar_kernel(t, r) @ (p / p.sum())) * np.exp(-0.2 * t)
+    >>> round(fit_depth_and_background(t, signal, r, p).depth, 3)
+    0.3
     """
     t = as_array(t, "t", ndim=1)
     signal = as_array(signal, "signal", ndim=1)
@@ -126,12 +242,44 @@ def fit_depth_and_background(t: ArrayLike, signal: ArrayLike, r: ArrayLike, p: A
 class Analysis:
     """A measured trace read by a network.
 
-    `source`: the file; `trace`: what `load_trace` made of it; `r` (nm) and `distribution`
-    (probability density, 1/nm: sum(distribution) * dr = 1) from the network; `band_low`, `band_high`: with
-    several networks, their 95 % band at each distance (1/nm, `predict_band`), else None; `n_models`;
-    `mean_distance`, `width` (standard deviation), nm; `depth_fit`: modulation depth and background of
-    the trace with this distribution held fixed; `profile`: the book profile of the network (None for
-    a network passed in); `config`: the training database's LibraryConfig.
+    Returned by `analyse_trace`. `modulation_depth` (property) is ``depth_fit.depth``; `to_dict()`
+    gives a JSON-ready summary.
+
+    Attributes
+    ----------
+    source : str
+        The file.
+    trace : MeasuredTrace
+        What `load_trace` made of it.
+    r : numpy.ndarray
+        Distance axis, nm.
+    distribution : numpy.ndarray
+        The network's distance distribution, a probability density, 1/nm
+        (sum(distribution) dr = 1).
+    band_low, band_high : numpy.ndarray or None
+        With several networks, their 95 % band at each distance (1/nm, `predict_band`), else None.
+    n_models : int
+        Number of networks.
+    mean_distance : float
+        Mean distance, nm.
+    width : float
+        Standard deviation of the distribution, nm.
+    depth_fit : DepthFit
+        Modulation depth and background of the trace with this distribution held fixed.
+    profile : str or None
+        The book profile of the network (None for a network passed in).
+    config : LibraryConfig
+        The training database of the network.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from descrambler.analyse import analyse_trace, kuprov_trace
+    >>> from descrambler.nets import two_layer
+    >>> _ = torch.manual_seed(0)
+    >>> analysis = analyse_trace(kuprov_trace("I"), model=two_layer())  # untrained: fast, meaningless
+    >>> analysis.distribution.shape, analysis.n_models, analysis.profile
+    ((256,), 1, None)
     """
 
     source: str
@@ -153,7 +301,21 @@ class Analysis:
         return self.depth_fit.depth
 
     def to_dict(self, arrays: bool = True) -> dict:
-        """JSON-ready summary; with `arrays`, also the distance axis and the distribution."""
+        """JSON-ready summary of the analysis.
+
+        Parameters
+        ----------
+        arrays : bool, default True
+            Also include the distance axis ("r_nm"), the distribution ("distribution_per_nm") and, with
+            several networks, their band.
+
+        Returns
+        -------
+        dict
+            Mean distance, width (nm), modulation depth, background decay rate (1/us), residual and
+            noise RMS, trace length and zero time (us), phase (deg), imaginary column, distance range
+            (nm) and the loader's notes.
+        """
         out = {"source": self.source, "profile": self.profile, "n_models": self.n_models,
                "mean_distance_nm": self.mean_distance, "width_nm": self.width,
                "modulation_depth": self.modulation_depth,
@@ -188,14 +350,54 @@ def analyse_trace(path: str | os.PathLike, model=None, profile: str = "full", *,
                   config: LibraryConfig | None = None, zero_time: float | str = "auto",
                   phase: float | str = "auto", imaginary: int | str | None = "auto",
                   time_unit: str | None = None) -> Analysis:
-    """Read the trace file `path` with a trained network: distance distribution, mean, width, depth.
+    """Read a measured trace file with a trained network: distance distribution, mean, width, depth.
 
-    `model`: None (default) for the book's network of `profile` (`book_spec(profile).network(0)`,
-    from the model cache or trained once), one torch network, or a list of networks (their mean
-    distribution, and their 95 % band in `Analysis.band_low`, `band_high`). `config`: the LibraryConfig the network was
-    trained on (default: the book's, `book_spec(profile).library`). `zero_time`, `phase`, `imaginary`,
-    `time_unit`: passed to `load_trace` (None: us for a text file, the descriptor's unit for a Bruker
-    BES3T file). Bad input raises ValueError naming the argument.
+    `load_trace` (zero time, phase, resampling, distance axis scaled by the trace length), the
+    network (or networks), then `fit_depth_and_background` (modulation depth and a homogeneous 3-D
+    background exp(-k t) with the network's distribution held fixed). Also
+    ``python -m descrambler analyse FILE``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The trace file (text or Bruker BES3T, see `load_trace`).
+    model : torch.nn.Module, list of torch.nn.Module, or None, default None
+        None: the book's network of `profile` (``book_spec(profile).network(0)``, from the model cache
+        or trained once); one network; or a list of networks (their mean distribution, and their
+        95 % band in `Analysis.band_low`, `band_high`).
+    profile : str, default "full"
+        The book profile whose network and training database are used.
+    config : LibraryConfig or None, default None
+        The database the network was trained on; None: the book's, ``book_spec(profile).library``.
+    zero_time : float or "auto", default "auto"
+        Passed to `load_trace` (us).
+    phase : float or "auto", default "auto"
+        Passed to `load_trace` (rad).
+    imaginary : int, "auto" or None, default "auto"
+        Passed to `load_trace`.
+    time_unit : {"us", "ns", "ms", "s"} or None, default None
+        Passed to `load_trace` (None: us for a text file, the descriptor's unit for a BES3T file).
+
+    Returns
+    -------
+    Analysis
+        The distribution (1/nm), its mean and width (nm), the depth fit and the loaded trace.
+
+    Raises
+    ------
+    ValueError
+        If `model` is an empty list, or an argument or the file is refused by `load_trace` (the
+        message starts with the argument's name).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from descrambler.analyse import analyse_trace, kuprov_trace
+    >>> from descrambler.nets import two_layer
+    >>> _ = torch.manual_seed(0)
+    >>> analysis = analyse_trace(kuprov_trace("I"), model=two_layer())  # untrained: fast, meaningless
+    >>> round(float(analysis.distribution.sum() * (analysis.r[1] - analysis.r[0])), 6)
+    1.0
     """
     from .nets import predict, predict_band
 
@@ -225,13 +427,46 @@ def analyse_trace(path: str | os.PathLike, model=None, profile: str = "full", *,
 
 @dataclasses.dataclass
 class TikhonovFit:
-    """DeerLab's fit of a trace: `dipolarmodel(t, r, Bmodel=bg_hom3d)`, Tikhonov regularisation with
-    the regularisation parameter chosen by AIC, zero time held at the loader's.
+    """DeerLab's Tikhonov fit of a measured trace, the reference for the network's reading.
 
-    `r` (nm), `distribution` (1/nm, unit area), `lower`, `upper`: its 95 % confidence band;
-    `mean_distance`, `width` (standard deviation), nm; `modulation_depth`; `concentration` (uM, of the
-    bg_hom3d background); `t`, `signal` (normalised to max 1, binned when the trace has more than
-    `max_points` points), `fit`, `background` (DeerLab's background, (1 - depth) B); `seconds`: fit time.
+    The model is ``dipolarmodel(t, r, Bmodel=bg_hom3d)``, Tikhonov regularisation with the
+    regularisation parameter chosen by AIC, zero time held at the loader's. Returned by
+    `tikhonov_fit`. `decay_rate` (property) is the background's k, 1/us.
+
+    Attributes
+    ----------
+    r : numpy.ndarray
+        Distance axis, nm.
+    distribution : numpy.ndarray
+        The distance distribution, 1/nm, unit area.
+    lower, upper : numpy.ndarray
+        Its 95 % confidence band, 1/nm.
+    mean_distance : float
+        Mean distance, nm.
+    width : float
+        Standard deviation, nm.
+    modulation_depth : float
+        Modulation depth.
+    concentration : float
+        Spin concentration of the bg_hom3d background, uM.
+    t : numpy.ndarray
+        Times, us (binned when the trace has more than `max_points` points).
+    signal : numpy.ndarray
+        The data fitted, normalised to max 1.
+    fit : numpy.ndarray
+        DeerLab's model on `t`.
+    background : numpy.ndarray
+        DeerLab's background, (1 - depth) B, on `t`.
+    seconds : float
+        Fit time, s.
+
+    Examples
+    --------
+    >>> from descrambler.analyse import kuprov_trace, tikhonov_fit
+    >>> from descrambler.traces import load_trace
+    >>> reference = tikhonov_fit(load_trace(kuprov_trace("I")))  # needs DeerLab; a few seconds
+    >>> reference.distribution.shape, round(reference.mean_distance, 1)
+    ((100,), 4.3)
     """
 
     r: np.ndarray
@@ -266,12 +501,44 @@ def _binned(t: np.ndarray, v: np.ndarray, max_points: int) -> tuple[np.ndarray, 
 
 def tikhonov_fit(trace: MeasuredTrace, *, n_r: int = 100, max_points: int = 256,
                  r_range: tuple[float, float] | None = None) -> TikhonovFit:
-    """DeerLab's Tikhonov fit of `trace` (its points after zero time, phased).
+    """DeerLab's Tikhonov fit of a measured trace (its points after zero time, phased): the reference.
 
-    The distance axis has `n_r` points over `r_range` (default: DeerLab's `distancerange` for the
-    measured time axis, whose longest distance follows the same half-period rule as the network's
-    axis); a trace longer than `max_points` points is block-averaged first, and the fit runs on one
-    BLAS thread, both for speed (a few seconds a trace). Needs the `deerlab` package.
+    The fit is DeerLab's ``fit(dipolarmodel(t, r, Bmodel=bg_hom3d), V)``. A trace longer than
+    `max_points` points is block-averaged first, and the fit runs on one BLAS thread, both for speed
+    (a few seconds a trace). Needs the `deerlab` package.
+
+    Parameters
+    ----------
+    trace : MeasuredTrace
+        A trace from `load_trace`.
+    n_r : int, default 100
+        Points of the distance axis (at least 10).
+    max_points : int, default 256
+        Most time points fitted (block averages beyond that).
+    r_range : tuple of float or None, default None
+        (rmin, rmax), nm; None: DeerLab's `distancerange` for the measured time axis, whose longest
+        distance follows the same half-period rule as the network's axis.
+
+    Returns
+    -------
+    TikhonovFit
+        The distribution (1/nm) with its 95 % band, mean and width (nm), depth and background.
+
+    Raises
+    ------
+    ValueError
+        If `trace` is not a MeasuredTrace, `n_r` or `max_points` is not a positive integer, `n_r` is
+        below 10, or `r_range` is not 0 < rmin < rmax (the message starts with the argument's name).
+    RuntimeError
+        If DeerLab is not installed.
+
+    Examples
+    --------
+    >>> from descrambler.analyse import kuprov_trace, tikhonov_fit
+    >>> from descrambler.traces import load_trace
+    >>> reference = tikhonov_fit(load_trace(kuprov_trace("I")), n_r=80)  # a few seconds
+    >>> reference.r.shape
+    (80,)
     """
     try:
         import deerlab as dl
@@ -316,12 +583,41 @@ def tikhonov_fit(trace: MeasuredTrace, *, n_r: int = 100, max_points: int = 256,
 class Coverage:
     """How a measured trace compares with the network's training database (all on the notional axis).
 
-    `stretch`: the time-axis factor t_max / config.tmax (the distance axis is scaled by its cube root);
-    `notional_decay_rate`: the background decay rate as the network sees it (k t_max / config.tmax,
-    1/us), against the database's `decay_range`; `noise_fraction`: noise RMS / (depth x V(0)),
-    against the database's largest `max_noise_fraction`; `distance_range`: the distances (nm) the
-    network can return for this trace; `reference_mass_outside`: share of a reference distribution
-    (DeerLab's) outside that range, or None; `flags`: the findings, in words.
+    Returned by `coverage`.
+
+    Attributes
+    ----------
+    stretch : float
+        The time-axis factor t_max / config.tmax (the distance axis is scaled by its cube root).
+    notional_decay_rate : float
+        The background decay rate as the network sees it, k t_max / config.tmax, 1/us.
+    decay_range : tuple of float
+        The database's decay-rate range, 1/us.
+    noise_fraction : float
+        Noise RMS / (depth V(0)).
+    max_noise_fraction : float
+        The database's largest noise fraction.
+    modulation_depth : float
+        The trace's modulation depth (from the depth fit).
+    depth_range : tuple of float
+        The database's depth range.
+    distance_range : tuple of float
+        The distances, nm, the network can return for this trace.
+    reference_mass_outside : float or None
+        Share of a reference distribution (DeerLab's) outside that range, or None.
+    flags : tuple of str
+        The findings, in words.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from descrambler.analyse import analyse_trace, kuprov_trace
+    >>> from descrambler.nets import two_layer
+    >>> _ = torch.manual_seed(0)
+    >>> analysis = analyse_trace(kuprov_trace("I"), model=two_layer())  # untrained: fast, meaningless
+    >>> from descrambler.analyse import coverage
+    >>> round(coverage(analysis).stretch, 3)
+    2.656
     """
 
     stretch: float
@@ -337,7 +633,31 @@ class Coverage:
 
 
 def coverage(analysis: Analysis, reference: TikhonovFit | None = None) -> Coverage:
-    """Compare `analysis`'s trace (and optionally the `reference` distribution) with the training database."""
+    """Compare an analysed trace (and optionally a reference distribution) with the training database.
+
+    Parameters
+    ----------
+    analysis : Analysis
+        From `analyse_trace`.
+    reference : TikhonovFit or None, default None
+        A reference fit (`tikhonov_fit`); its share outside the network's distance range is reported.
+
+    Returns
+    -------
+    Coverage
+        Decay rate, noise and depth against the database's ranges, and flags in words.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from descrambler.analyse import analyse_trace, kuprov_trace
+    >>> from descrambler.nets import two_layer
+    >>> _ = torch.manual_seed(0)
+    >>> analysis = analyse_trace(kuprov_trace("I"), model=two_layer())  # untrained: fast, meaningless
+    >>> from descrambler.analyse import coverage
+    >>> coverage(analysis).distance_range == (float(analysis.r[0]), float(analysis.r[-1]))
+    True
+    """
     config = analysis.config
     fit = analysis.depth_fit
     stretch = float(analysis.trace.t[-1] / config.tmax)
@@ -386,10 +706,47 @@ def central_width(r: ArrayLike, p: ArrayLike) -> tuple[float, float]:
 
 @dataclasses.dataclass
 class Comparison:
-    """One trace read by the network and by DeerLab (`reference`, plus `alternatives`: the same Tikhonov
-    fit with other settings). `difference`: network minus reference mean distance, nm; `agrees`:
-    |difference| <= `tolerance`; `reference_means`: (lowest, highest) mean over reference and
-    alternatives; `reasons`: computed observations that bear on any disagreement, in words."""
+    """One trace read by the network and by DeerLab, and what could explain a difference.
+
+    Returned by `compare`.
+
+    Attributes
+    ----------
+    name : str
+        The trace's name.
+    analysis : Analysis
+        The network's reading.
+    reference : TikhonovFit
+        DeerLab's reading.
+    alternatives : tuple of TikhonovFit
+        The same Tikhonov fit with other settings.
+    coverage : Coverage
+        The trace against the training database.
+    difference : float
+        Network minus reference mean distance, nm.
+    tolerance : float
+        Largest absolute difference that counts as agreement, nm.
+    agrees : bool
+        Whether the absolute difference is at most `tolerance`.
+    reference_means : tuple of float
+        (lowest, highest) mean distance, nm, over reference and alternatives.
+    reasons : tuple of str
+        Computed observations that bear on any disagreement, in words.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from descrambler.analyse import analyse_trace, kuprov_trace
+    >>> from descrambler.nets import two_layer
+    >>> _ = torch.manual_seed(0)
+    >>> analysis = analyse_trace(kuprov_trace("I"), model=two_layer())  # untrained: fast, meaningless
+    >>> from descrambler.analyse import tikhonov_fit
+    >>> reference = tikhonov_fit(analysis.trace)  # needs DeerLab; a few seconds
+    >>> from descrambler.analyse import compare
+    >>> result = compare("I", analysis, reference)
+    >>> result.difference == analysis.mean_distance - reference.mean_distance
+    True
+    """
 
     name: str
     analysis: Analysis
@@ -405,10 +762,50 @@ class Comparison:
 
 def compare(name: str, analysis: Analysis, reference: TikhonovFit, alternatives: Sequence[TikhonovFit] = (),
             tolerance: float = 0.3) -> Comparison:
-    """Set the network's reading of a trace against DeerLab's and list what could explain a difference:
-    distances the network cannot return, a background, noise or depth outside the training database,
-    a Tikhonov answer that moves with its settings, a network distribution that does not explain the
-    trace (fit residual well above the noise), and a width difference due to tails rather than the peak."""
+    """Set the network's reading of a trace against DeerLab's and list what could explain a difference.
+
+    The reasons looked for: distances the network cannot return, a background, noise or depth
+    outside the training database, a Tikhonov answer that moves with its settings, a network
+    distribution that does not explain the trace (fit residual well above the noise), and a width
+    difference due to tails rather than the peak.
+
+    Parameters
+    ----------
+    name : str
+        The trace's name (for tables).
+    analysis : Analysis
+        The network's reading (`analyse_trace`).
+    reference : TikhonovFit
+        DeerLab's reading (`tikhonov_fit`).
+    alternatives : sequence of TikhonovFit, default ()
+        The same fit with other settings (e.g. other distance grids).
+    tolerance : float, default 0.3
+        Largest absolute difference of the mean distances that counts as agreement, nm.
+
+    Returns
+    -------
+    Comparison
+        The difference, the verdict and the reasons.
+
+    Raises
+    ------
+    ValueError
+        If a distribution of `analysis` or `reference` has no positive sum (the message starts
+        with "p:").
+
+    Examples
+    --------
+    >>> import torch
+    >>> from descrambler.analyse import analyse_trace, kuprov_trace
+    >>> from descrambler.nets import two_layer
+    >>> _ = torch.manual_seed(0)
+    >>> analysis = analyse_trace(kuprov_trace("I"), model=two_layer())  # untrained: fast, meaningless
+    >>> from descrambler.analyse import tikhonov_fit
+    >>> reference = tikhonov_fit(analysis.trace)  # needs DeerLab; a few seconds
+    >>> from descrambler.analyse import compare
+    >>> compare("I", analysis, reference, tolerance=10.0).agrees
+    True
+    """
     checked = coverage(analysis, reference)
     difference = analysis.mean_distance - reference.mean_distance
     means = [reference.mean_distance, *(fit.mean_distance for fit in alternatives)]
@@ -455,7 +852,37 @@ def compare(name: str, analysis: Analysis, reference: TikhonovFit, alternatives:
 
 
 def comparison_markdown(comparisons: Sequence[Comparison]) -> str:
-    """A Markdown table of `comparisons`: means, widths (SD and central), depths, agreement."""
+    """A Markdown table of comparisons: means, widths (SD and central), depths, agreement.
+
+    Parameters
+    ----------
+    comparisons : sequence of Comparison
+        From `compare`, one row each.
+
+    Returns
+    -------
+    str
+        The table (header, separator, one row per comparison).
+
+    Raises
+    ------
+    ValueError
+        If a distribution of a comparison has no positive sum (the message starts with "p:").
+
+    Examples
+    --------
+    >>> import torch
+    >>> from descrambler.analyse import analyse_trace, kuprov_trace
+    >>> from descrambler.nets import two_layer
+    >>> _ = torch.manual_seed(0)
+    >>> analysis = analyse_trace(kuprov_trace("I"), model=two_layer())  # untrained: fast, meaningless
+    >>> from descrambler.analyse import tikhonov_fit
+    >>> reference = tikhonov_fit(analysis.trace)  # needs DeerLab; a few seconds
+    >>> from descrambler.analyse import compare, comparison_markdown
+    >>> table = comparison_markdown([compare("I", analysis, reference)])
+    >>> len(table.splitlines())
+    3
+    """
     header = ["trace", "length (µs)", "network range (nm)", "mean: network", "mean: DeerLab",
               "DeerLab mean, other settings", "difference", "SD: network", "SD: DeerLab",
               "central width: network", "central width: DeerLab", "depth: network", "depth: DeerLab"]
@@ -475,9 +902,39 @@ def comparison_markdown(comparisons: Sequence[Comparison]) -> str:
 # ---------------------------------------------------------------- plotting and text output
 
 def plot_analysis(analysis: Analysis, reference: TikhonovFit | None = None, axes=None, title: str | None = None):
-    """Two panels: the trace with the fit implied by the network's distribution, and the distribution
-    (with the networks' 95 % band when there are several, and the Tikhonov reference when given).
-    Returns the figure."""
+    """Plot an analysis in two panels: the trace with its fit, and the distance distribution.
+
+    The trace panel shows the fit implied by the network's distribution and the background; the
+    distribution panel shows the networks' 95 % band when there are several, and the Tikhonov
+    reference when given.
+
+    Parameters
+    ----------
+    analysis : Analysis
+        From `analyse_trace`.
+    reference : TikhonovFit or None, default None
+        DeerLab's reading, drawn with its 95 % band.
+    axes : sequence of matplotlib.axes.Axes or None, default None
+        Two axes to draw on; None: a new figure.
+    title : str or None, default None
+        Title of the trace panel (the distribution panel then shows the mean and SD).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from descrambler.analyse import analyse_trace, kuprov_trace
+    >>> from descrambler.nets import two_layer
+    >>> _ = torch.manual_seed(0)
+    >>> analysis = analyse_trace(kuprov_trace("I"), model=two_layer())  # untrained: fast, meaningless
+    >>> from descrambler.analyse import plot_analysis
+    >>> len(plot_analysis(analysis).axes)
+    2
+    """
     import matplotlib.pyplot as plt
 
     if axes is None:
@@ -511,7 +968,31 @@ def plot_analysis(analysis: Analysis, reference: TikhonovFit | None = None, axes
 
 
 def save_plot(analysis: Analysis, path: str | os.PathLike, reference: TikhonovFit | None = None) -> None:
-    """Write `plot_analysis` to `path` (format from its suffix) atomically."""
+    """Write `plot_analysis` of an analysis to a file, atomically.
+
+    Parameters
+    ----------
+    analysis : Analysis
+        From `analyse_trace`.
+    path : str or os.PathLike
+        The image file; its suffix gives the format (png, pdf, svg, ...).
+    reference : TikhonovFit or None, default None
+        DeerLab's reading, drawn too.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from descrambler.analyse import analyse_trace, kuprov_trace
+    >>> from descrambler.nets import two_layer
+    >>> _ = torch.manual_seed(0)
+    >>> analysis = analyse_trace(kuprov_trace("I"), model=two_layer())  # untrained: fast, meaningless
+    >>> import os, tempfile
+    >>> from descrambler.analyse import save_plot
+    >>> path = os.path.join(tempfile.mkdtemp(), "I.png")
+    >>> save_plot(analysis, path)
+    >>> os.path.exists(path)
+    True
+    """
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -530,7 +1011,30 @@ def save_plot(analysis: Analysis, path: str | os.PathLike, reference: TikhonovFi
 
 
 def report(analysis: Analysis) -> str:
-    """Plain-text report: the summary, then the distance axis and the distribution, two columns."""
+    """Plain-text report of an analysis: the summary, then the distance axis and the distribution.
+
+    Parameters
+    ----------
+    analysis : Analysis
+        From `analyse_trace`.
+
+    Returns
+    -------
+    str
+        '#' comment lines (file, mean distance, width, depth, trace length, distance range, the
+        loader's notes), then two columns r (nm) and P (1/nm), four with the band of several networks.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from descrambler.analyse import analyse_trace, kuprov_trace
+    >>> from descrambler.nets import two_layer
+    >>> _ = torch.manual_seed(0)
+    >>> analysis = analyse_trace(kuprov_trace("I"), model=two_layer())  # untrained: fast, meaningless
+    >>> from descrambler.analyse import report
+    >>> report(analysis).splitlines()[0].endswith("sample_I_DEERNet_input.dat")
+    True
+    """
     lines = [f"# {analysis.source}",
              f"# mean distance {analysis.mean_distance:.3f} nm, width (SD) {analysis.width:.3f} nm, "
              f"modulation depth {analysis.modulation_depth:.3f}",

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+__all__ = ["read_bes3t", "BES3T", "read_descriptor"]
+
 #: File suffixes of a BES3T dataset (any case).
 BES3T_SUFFIXES = (".dsc", ".dta")
 #: BES3T number formats (IRFMT, IIFMT, XFMT) as numpy type codes.
@@ -27,9 +29,34 @@ BYTE_ORDERS = {"BIG": ">", "LIT": "<"}
 
 @dataclasses.dataclass(frozen=True)
 class BES3T:
-    """One BES3T trace: `x` the axis in the descriptor's unit `unit` (XUNI, as written); `real`,
-    `imaginary` (None unless IKKF is CPLX) as float64; `descriptor`: the #DESC keys, values as text
-    with quotes removed."""
+    """One BES3T trace, as `read_bes3t` returns it.
+
+    Attributes
+    ----------
+    x : numpy.ndarray
+        The axis, in the descriptor's unit `unit`, float64.
+    real : numpy.ndarray
+        The real part, float64.
+    imaginary : numpy.ndarray or None
+        The imaginary part, float64; None unless IKKF is CPLX.
+    unit : str
+        The axis unit (XUNI), as written (e.g. "ns").
+    descriptor : dict of str to str
+        The #DESC keys, values as text with quotes removed.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from descrambler.bruker import read_bes3t, read_descriptor
+    >>> folder = tempfile.mkdtemp()
+    >>> with open(os.path.join(folder, "trace.DSC"), "w") as f:
+    ...     _ = f.write("#DESC\\nBSEQ BIG\\nIKKF REAL\\nIRFMT D\\nXTYP IDX\\nXPTS 4\\nXMIN 0\\nXWID 300\\nXUNI 'ns'\\n")
+    >>> np.arange(4.0).astype(">f8").tofile(os.path.join(folder, "trace.DTA"))
+    >>> data = read_bes3t(os.path.join(folder, "trace.DSC"))
+    >>> data.x.tolist(), data.unit, data.imaginary is None
+    ([0.0, 100.0, 200.0, 300.0], 'ns', True)
+    """
 
     x: np.ndarray
     real: np.ndarray
@@ -50,10 +77,37 @@ def _companion(path: Path, suffix: str) -> Path:
 
 
 def read_descriptor(path: str | os.PathLike) -> dict[str, str]:
-    """The keys of the #DESC layer of a .DSC file, values as text (surrounding quotes removed).
+    """The keys of the #DESC layer of a BES3T .DSC file, values as text (surrounding quotes removed).
 
     '*' starts a comment line; a line ending in a backslash continues on the next one; the layer
     ends at the next '#' header (#SPL, #DSL, #MHL).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The .DSC file.
+
+    Returns
+    -------
+    dict of str to str
+        Key to value.
+
+    Raises
+    ------
+    ValueError
+        If the file has no #DESC layer (the message starts with "path:").
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from descrambler.bruker import read_bes3t, read_descriptor
+    >>> folder = tempfile.mkdtemp()
+    >>> with open(os.path.join(folder, "trace.DSC"), "w") as f:
+    ...     _ = f.write("#DESC\\nBSEQ BIG\\nIKKF REAL\\nIRFMT D\\nXTYP IDX\\nXPTS 4\\nXMIN 0\\nXWID 300\\nXUNI 'ns'\\n")
+    >>> np.arange(4.0).astype(">f8").tofile(os.path.join(folder, "trace.DTA"))
+    >>> read_descriptor(os.path.join(folder, "trace.DSC"))["XUNI"]
+    'ns'
     """
     path = Path(path)
     keys: dict[str, str] = {}
@@ -129,7 +183,38 @@ def _binary(path: Path, dtype: np.dtype, count: int, what: str) -> np.ndarray:
 
 
 def read_bes3t(path: str | os.PathLike) -> BES3T:
-    """Read the one-dimensional BES3T dataset of `path` (its .DSC or its .DTA; the other must be beside it)."""
+    """Read the one-dimensional BES3T dataset of `path` (its .DSC or its .DTA; the other must be beside it).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The .DSC or .DTA file (any case); for a non-linear axis (XTYP IGD) the .XGF file must be
+        beside it too.
+
+    Returns
+    -------
+    BES3T
+        The axis, real and imaginary parts, the unit and the descriptor.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a BES3T file, a companion file is missing, the descriptor lacks a key or
+        has an unreadable value, the data is 2-D, or the binary sizes do not match the descriptor
+        (the message starts with "path:").
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from descrambler.bruker import read_bes3t, read_descriptor
+    >>> folder = tempfile.mkdtemp()
+    >>> with open(os.path.join(folder, "trace.DSC"), "w") as f:
+    ...     _ = f.write("#DESC\\nBSEQ BIG\\nIKKF REAL\\nIRFMT D\\nXTYP IDX\\nXPTS 4\\nXMIN 0\\nXWID 300\\nXUNI 'ns'\\n")
+    >>> np.arange(4.0).astype(">f8").tofile(os.path.join(folder, "trace.DTA"))
+    >>> read_bes3t(os.path.join(folder, "trace.DTA")).real.tolist()
+    [0.0, 1.0, 2.0, 3.0]
+    """
     path = Path(path)
     if path.suffix.lower() not in BES3T_SUFFIXES:
         raise ValueError(f"path: {path} is not a BES3T file (.DSC or .DTA)")

@@ -17,6 +17,9 @@ from threadpoolctl import threadpool_limits
 
 from ._validate import as_array, choice, non_negative_int, positive, positive_int
 
+__all__ = ["dipolar_frequency", "dipolar_kernel", "dipolar_kernel_by_quadrature", "distance_range",
+           "LibraryConfig", "library_preset", "Library", "make_library", "iter_library", "BLOCK_SIZE"]
+
 HBAR = 1.054571628e-34  # J s
 MU0 = 4e-7 * np.pi  # T m / A
 GAMMA_ELECTRON = -1.76085963023e11  # rad / (s T), free electron
@@ -70,7 +73,29 @@ def _times(t) -> np.ndarray:
 
 
 def dipolar_frequency(r: ArrayLike) -> np.ndarray:
-    """Dipolar frequency D(r) / (2 pi) in MHz for distances `r` in nm (inside DISTANCE_RANGE_NM)."""
+    """Dipolar frequency D(r) / (2 pi), MHz, of spin pairs at distances `r`.
+
+    Parameters
+    ----------
+    r : array_like
+        Distances, nm, each inside DISTANCE_RANGE_NM (0.01 .. 1e6 nm).
+
+    Returns
+    -------
+    numpy.ndarray
+        D(r) / (2 pi) = DIPOLAR_MHZ / r^3 in MHz (about 52.04 MHz at 1 nm), the shape of `r`.
+
+    Raises
+    ------
+    ValueError
+        If `r` is not finite, not positive or outside DISTANCE_RANGE_NM (the message starts with "r:").
+
+    Examples
+    --------
+    >>> from descrambler.deer import dipolar_frequency
+    >>> round(float(dipolar_frequency(3.0)), 3)
+    1.927
+    """
     return DIPOLAR_MHZ / _distances(r)**3
 
 
@@ -81,10 +106,37 @@ def _exchange(exchange_mhz) -> float:
 def dipolar_kernel(t: ArrayLike, r: ArrayLike, exchange_mhz: float = 0.0) -> np.ndarray:
     """Orientation-averaged DEER kernel K(t, r) = int_0^1 cos(((1 - 3x^2) D(r) + 2 pi J) t) dx.
 
-    `t` (us, 0 or inside TIME_RANGE_US) and `r` (nm, inside DISTANCE_RANGE_NM) are 1-D; `exchange_mhz`
-    is the exchange coupling J in MHz (0: none). Returns an array of shape (len(t), len(r)) from the
-    Fresnel-integral closed form Re[exp(i (D + 2 pi J) t) sqrt(pi / (6 D t)) (C(z) - i S(z))],
-    z = sqrt(6 D t / pi), without distance-step weights; K(0, r) = 1.
+    Computed from the Fresnel-integral closed form
+    Re[exp(i (D + 2 pi J) t) sqrt(pi / (6 D t)) (C(z) - i S(z))], z = sqrt(6 D t / pi), without
+    distance-step weights; K(0, r) = 1.
+
+    Parameters
+    ----------
+    t : array_like
+        Times, us, 1-D; each 0 or inside TIME_RANGE_US (1e-100 .. 1e6 us).
+    r : array_like
+        Distances, nm, 1-D; each inside DISTANCE_RANGE_NM (0.01 .. 1e6 nm).
+    exchange_mhz : float, default 0.0
+        Exchange coupling J, MHz (0: none).
+
+    Returns
+    -------
+    numpy.ndarray
+        K, shape (len(t), len(r)).
+
+    Raises
+    ------
+    ValueError
+        If `t` or `r` is empty, not 1-D, not finite or out of its range, or `exchange_mhz` is not a
+        finite number (the message starts with the argument's name).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from descrambler.deer import dipolar_kernel
+    >>> K = dipolar_kernel(np.linspace(0, 2, 256), np.linspace(1.5, 6, 100))
+    >>> K.shape, float(K[0, 0])
+    ((256, 100), 1.0)
     """
     t = _times(t)
     r = _distances(r, ndim=1)
@@ -118,8 +170,38 @@ def dipolar_kernel_by_quadrature(t: ArrayLike, r: ArrayLike, nodes: int = 4000,
                                  exchange_mhz: float = 0.0) -> np.ndarray:
     """The kernel of `dipolar_kernel` by direct Gauss-Legendre integration over x = cos(theta).
 
-    An independent check of the closed form; `nodes` must resolve (1 - 3x^2) D t, i.e. a few nodes
-    per oscillation: 4000 nodes are exact to ~1e-12 for D t up to ~2000 rad. `exchange_mhz`: J, MHz.
+    An independent check of the closed form.
+
+    Parameters
+    ----------
+    t : array_like
+        Times, us, 1-D; each 0 or inside TIME_RANGE_US.
+    r : array_like
+        Distances, nm, 1-D; each inside DISTANCE_RANGE_NM.
+    nodes : int, default 4000
+        Quadrature nodes. They must resolve (1 - 3x^2) D t, i.e. a few nodes per oscillation: 4000
+        nodes are exact to about 1e-12 for D t up to about 2000 rad.
+    exchange_mhz : float, default 0.0
+        Exchange coupling J, MHz (0: none).
+
+    Returns
+    -------
+    numpy.ndarray
+        K, shape (len(t), len(r)).
+
+    Raises
+    ------
+    ValueError
+        If `t`, `r` or `exchange_mhz` is invalid as in `dipolar_kernel`, or `nodes` is not a positive
+        integer (the message starts with the argument's name).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from descrambler.deer import dipolar_kernel, dipolar_kernel_by_quadrature
+    >>> t, r = np.linspace(0, 2, 64), np.linspace(1.5, 6, 20)
+    >>> np.allclose(dipolar_kernel_by_quadrature(t, r), dipolar_kernel(t, r), atol=1e-9)
+    True
     """
     t = _times(t)
     r = _distances(r, ndim=1)
@@ -134,10 +216,36 @@ def dipolar_kernel_by_quadrature(t: ArrayLike, r: ArrayLike, nodes: int = 4000,
 
 
 def distance_range(dt: float, tmax: float, experiment: str = "deer") -> tuple[float, float]:
-    """Distances (rmin, rmax) in nm that a uniform time grid of step `dt` and length `tmax` (us) supports.
+    """Distances (rmin, rmax), nm, that a uniform time grid supports.
 
     DEER: half a dipolar period fits in `tmax`, four steps per period. RIDME: a full period fits,
     eight steps per period.
+
+    Parameters
+    ----------
+    dt : float
+        Time step, us (> 0, smaller than `tmax`).
+    tmax : float
+        Length of the time axis, us (> 0).
+    experiment : {"deer", "ridme"}, default "deer"
+        The experiment whose rule applies.
+
+    Returns
+    -------
+    tuple of float
+        (rmin, rmax), nm.
+
+    Raises
+    ------
+    ValueError
+        If `dt` or `tmax` is not a positive number, `dt` >= `tmax`, or `experiment` is unknown (the
+        message starts with the argument's name).
+
+    Examples
+    --------
+    >>> from descrambler.deer import distance_range
+    >>> [round(x, 3) for x in distance_range(2 / 255, 2.0)]
+    [1.178, 5.927]
     """
     dt = positive(dt, "dt")
     tmax = positive(tmax, "tmax")
@@ -164,30 +272,81 @@ def _real(value, name: str) -> None:
 class LibraryConfig:
     """A DEER training database; the defaults are DEERNet's library_dd.m. Times in us, distances in nm.
 
-    Peaks: `min_peaks`..`max_peaks` of them (integer uniform), amplitudes U(0, 1], positions r0 on
-    the supported distance range [rmin, rmax]: `peak_positions` "triangular" (default)
-    r0 = rmin + (rmax - rmin) |u1 + u2 - 1| (favouring short distances) or "uniform".
-    FWHM between `min_fwhm_fraction` * r0 and a widest FWHM of `max_fwhm_fraction` times the
-    distance range (`fwhm_reference` "range", default) or times r0 ("distance", the 2018 DEERNet),
-    sampled as narrowest + (widest - narrowest) |u3 + u4 - 1| (favouring narrow).
-    Shape: Gaussian for `max_skew` = 0 (default); otherwise each peak is a skew normal
-    2 phi(z) Phi(alpha z), z = (r - r0) / sigma, alpha ~ U(-max_skew, max_skew), where r0 and the
-    FWHM = 2 sqrt(2 ln 2) sigma remain the location and the width of the underlying normal (not the
-    mode, mean or FWHM of the skewed peak).
-    Trace: (1 - depth + depth F) B with F = K p, B = exp(-(k t)^(d/3)); with `max_exchange_mhz` > 0
-    the kernel includes an exchange coupling J ~ U(-max, max) MHz per trace (see `dipolar_kernel`).
-    Gaussian noise of RMS (`min_noise_fraction` + (`max_noise_fraction` - `min_noise_fraction`) u)
-    * depth, u ~ U(0, 1). Normalisation of each noisy trace (`normalisation`): "box" (default) maps
-    its min and max to 0 and 1; "first_last" (the 2018 DEERNet) maps its first point to 1 and its
-    last point to 0, and falls back to "box" for a trace whose first and last points are equal.
-    The same affine map is applied to `clean` and `background`.
+    Frozen dataclass; `t`, `r`, `dt` and `distance_limits` are its axes (properties). Counts
+    (`n_time`, `n_dist`, `min_peaks`, `max_peaks`) must be integers (256.0 is refused); the other
+    numeric fields must be finite numbers (not strings, None or bools).
+
+    Parameters
+    ----------
+    n_time : int, default 256
+        Points of the time axis (at least 8).
+    n_dist : int, default 256
+        Points of the distance axis (at least 2).
+    tmax : float, default 2.0
+        Length of the time axis, us. The time grid must give distances inside DISTANCE_RANGE_NM.
+    max_peaks : int, default 4
+        Most peaks per distribution (at most MAX_PEAKS = 127).
+    min_fwhm_fraction : float, default 0.025
+        Narrowest FWHM as a fraction of the peak position r0. The distance grid must resolve the
+        narrowest peak (FWHM at rmin at least half a distance step).
+    max_fwhm_fraction : float, default 0.5
+        Widest FWHM as a fraction of the distance range (`fwhm_reference` "range") or of r0
+        ("distance").
+    min_depth : float, default 0.01
+        Smallest modulation depth; depths are uniform in [`min_depth`, `max_depth`] within (0, 1].
+    max_depth : float, default 1.0
+        Largest modulation depth.
+    max_noise_fraction : float, default 0.05
+        Largest noise RMS as a fraction of the modulation depth.
+    min_decay_rate, max_decay_rate : float, default 0.0 and 0.5
+        Range of the background decay rate k, 1/us (uniform).
+    min_dimension, max_dimension : float, default 2.0 and 3.5
+        Range of the background dimension d (uniform, > 0).
+    normalisation : {"box", "first_last"}, default "box"
+        Normalisation of each noisy trace: "box" maps its min and max to 0 and 1; "first_last" (the
+        2018 DEERNet) maps its first point to 1 and its last point to 0, and falls back to "box" for
+        a trace whose first and last points are equal. The same affine map is applied to `clean`
+        and `background`.
+    min_peaks : int, default 1
+        Fewest peaks per distribution (1 <= `min_peaks` <= `max_peaks`).
+    fwhm_reference : {"range", "distance"}, default "range"
+        What `max_fwhm_fraction` multiplies: the distance range, or r0 (the 2018 DEERNet).
+    peak_positions : {"triangular", "uniform"}, default "triangular"
+        Distribution of the peak positions r0 on [rmin, rmax]: "triangular"
+        r0 = rmin + (rmax - rmin) abs(u1 + u2 - 1) (favouring short distances) or "uniform".
+    max_skew : float, default 0.0
+        Largest skew-normal shape; 0: Gaussian peaks.
+    max_exchange_mhz : float, default 0.0
+        Largest exchange coupling, MHz; J ~ U(-max, max) per trace (see `dipolar_kernel`).
+    min_noise_fraction : float, default 0.0
+        Smallest noise RMS as a fraction of the modulation depth (at most `max_noise_fraction`).
+
+    Raises
+    ------
+    ValueError
+        If a field is of the wrong type or out of range, or the fields contradict each other (the
+        message starts with the field's name).
+
+    Notes
+    -----
+    Peaks: `min_peaks` .. `max_peaks` of them (integer uniform), amplitudes U(0, 1], positions r0 as
+    `peak_positions` says. FWHM between `min_fwhm_fraction` r0 and a widest FWHM of
+    `max_fwhm_fraction` times the distance range or r0, sampled as
+    narrowest + (widest - narrowest) abs(u3 + u4 - 1) (favouring narrow). Shape: Gaussian for
+    `max_skew` = 0; otherwise each peak is a skew normal 2 phi(z) Phi(alpha z), z = (r - r0) / sigma,
+    alpha ~ U(-max_skew, max_skew), where r0 and the FWHM = 2 sqrt(2 ln 2) sigma remain the location
+    and the width of the underlying normal (not the mode, mean or FWHM of the skewed peak).
+    Trace: (1 - depth + depth F) B with F = K p, B = exp(-(k t)^(d/3)); Gaussian noise of RMS
+    (`min_noise_fraction` + (`max_noise_fraction` - `min_noise_fraction`) u) depth, u ~ U(0, 1).
     With `normalisation` .. `min_noise_fraction` at their defaults no extra random numbers are drawn
     and the library is bit-identical to the library_dd.m recipe this module had before them.
-    Counts (`n_time`, `n_dist`, `min_peaks`, `max_peaks`) must be integers (256.0 is refused), at most
-    MAX_PEAKS peaks; the other numeric fields must be finite numbers (not strings, None or bools); the
-    time grid must give distances inside DISTANCE_RANGE_NM, and the distance grid must resolve the
-    narrowest peak (FWHM at rmin at least half a distance step). Each refusal is a ValueError naming
-    the field.
+
+    Examples
+    --------
+    >>> from descrambler.deer import LibraryConfig
+    >>> config = LibraryConfig(n_time=128, tmax=3.0)
+    >>> [round(x, 2) for x in config.distance_limits]
+    [1.7, 6.78]
     """
 
     n_time: int = 256
@@ -314,7 +473,30 @@ LIBRARY_PRESETS: dict[str, LibraryConfig] = {
 
 
 def library_preset(name: str) -> LibraryConfig:
-    """The LibraryConfig of preset `name` (a key of LIBRARY_PRESETS)."""
+    """The LibraryConfig of a named training database.
+
+    Parameters
+    ----------
+    name : str
+        A key of LIBRARY_PRESETS: "library_dd" (DEERNet's library_dd.m, the database of the PNAS 2021
+        paper) or "deernet_2018" (Table 1 of Worswick et al., Sci. Adv. 2018, on this project's grid).
+
+    Returns
+    -------
+    LibraryConfig
+        The preset (frozen, safe to share).
+
+    Raises
+    ------
+    ValueError
+        If `name` is not a preset (the message starts with "name:").
+
+    Examples
+    --------
+    >>> from descrambler.deer import library_preset
+    >>> library_preset("deernet_2018").normalisation
+    'first_last'
+    """
     return LIBRARY_PRESETS[choice(name, "name", LIBRARY_PRESETS)]
 
 
@@ -322,15 +504,53 @@ def library_preset(name: str) -> LibraryConfig:
 class Library:
     """Simulated DEER traces (rows) with their distance distributions and sampled parameters.
 
-    `traces`, `clean`, `background`: (n, n_time), each mapped by the affine map that normalises its
-    noisy trace (`config.normalisation`: "box" to [0, 1] by the noisy trace's min and max,
-    "first_last" to first point 1 and last point 0); `distributions`: (n, n_dist), mean 1 over the
-    distance axis. Per trace: `n_peaks`, and (n, max_peaks) arrays `peak_position` (nm, the
-    location of the underlying normal), `peak_fwhm` (nm, the FWHM of the underlying normal),
-    `peak_amplitude`, `peak_skew` (skew-normal shape alpha; 0 for Gaussian peaks), all NaN where a
-    trace has fewer peaks; `modulation_depth`, `decay_rate` (1/us), `dimension`, `noise_rms`
-    (relative to the unnormalised trace's value at zero time, V(0) = 1), `exchange_mhz` (exchange
-    coupling J, MHz; 0 without exchange).
+    Returned by `make_library` and `iter_library`; ``len(library)`` is the number of traces n.
+    Per-peak arrays are NaN where a trace has fewer than `config.max_peaks` peaks.
+
+    Attributes
+    ----------
+    config : LibraryConfig
+        The recipe.
+    t : numpy.ndarray
+        Time axis, us, (n_time,).
+    r : numpy.ndarray
+        Distance axis, nm, (n_dist,).
+    traces : numpy.ndarray
+        Noisy traces, (n, n_time), normalised by `config.normalisation` ("box": to [0, 1] by the noisy
+        trace's min and max; "first_last": first point 1, last point 0).
+    clean : numpy.ndarray
+        Noise-free traces, (n, n_time), mapped by the same affine map as their noisy trace.
+    background : numpy.ndarray
+        The background (1 - depth) B of each trace, (n, n_time), mapped the same way.
+    distributions : numpy.ndarray
+        Distance distributions, (n, n_dist), mean 1 over the distance axis.
+    n_peaks : numpy.ndarray
+        Peaks per trace, (n,), int8.
+    peak_position : numpy.ndarray
+        Location of each peak's underlying normal, nm, (n, max_peaks).
+    peak_fwhm : numpy.ndarray
+        FWHM of each peak's underlying normal, nm, (n, max_peaks).
+    peak_amplitude : numpy.ndarray
+        Peak amplitudes, (n, max_peaks).
+    modulation_depth : numpy.ndarray
+        Modulation depth per trace, (n,).
+    decay_rate : numpy.ndarray
+        Background decay rate k, 1/us, (n,).
+    dimension : numpy.ndarray
+        Background dimension d, (n,).
+    noise_rms : numpy.ndarray
+        Noise RMS relative to the unnormalised trace's value at zero time, V(0) = 1, (n,).
+    peak_skew : numpy.ndarray
+        Skew-normal shape alpha of each peak (0 for Gaussian peaks), (n, max_peaks).
+    exchange_mhz : numpy.ndarray
+        Exchange coupling J, MHz (0 without exchange), (n,).
+
+    Examples
+    --------
+    >>> from descrambler.deer import make_library
+    >>> library = make_library(8, seed=1)
+    >>> len(library), library.traces.shape, library.distributions.shape
+    (8, (8, 256), (8, 256))
     """
 
     config: LibraryConfig
@@ -538,10 +758,37 @@ def _library(config: LibraryConfig, arrays: dict) -> Library:
 
 
 def make_library(n: int, config: LibraryConfig | None = None, seed: int = 0) -> Library:
-    """Generate `n` training traces with DEERNet's recipe (`config` defaults to LibraryConfig()).
+    """Generate `n` training traces with DEERNet's recipe.
 
-    Vectorised over blocks of BLOCK_SIZE traces, each with its own random stream, one thread per core;
-    float32 arrays; the same (n, config, seed) always gives identical arrays.
+    Vectorised over blocks of BLOCK_SIZE (4096) traces, each with its own random stream, one thread
+    per core; float32 arrays; the same (n, config, seed) always gives identical arrays.
+
+    Parameters
+    ----------
+    n : int
+        Number of traces (>= 1).
+    config : LibraryConfig or None, default None
+        The recipe; None: LibraryConfig().
+    seed : int, default 0
+        Random seed (>= 0).
+
+    Returns
+    -------
+    Library
+        The traces, distributions and sampled parameters.
+
+    Raises
+    ------
+    ValueError
+        If `n` is not a positive integer, `config` is not a LibraryConfig, or `seed` is not a
+        non-negative integer (the message starts with the argument's name).
+
+    Examples
+    --------
+    >>> from descrambler.deer import make_library
+    >>> library = make_library(8, seed=1)
+    >>> library.traces.shape, library.traces.dtype
+    ((8, 256), dtype('float32'))
     """
     n, config, seed = _check_request(n, config, seed)
     arrays = _empty_arrays(n, config)
@@ -551,10 +798,38 @@ def make_library(n: int, config: LibraryConfig | None = None, seed: int = 0) -> 
 
 def iter_library(n: int, config: LibraryConfig | None = None, seed: int = 0,
                  chunk_size: int = 16 * BLOCK_SIZE) -> Iterator[Library]:
-    """The traces of `make_library(n, config, seed)`, in consecutive chunks of `chunk_size` traces.
+    """The traces of ``make_library(n, config, seed)``, in consecutive chunks of `chunk_size` traces.
 
-    For streaming statistics over more traces than fit in memory; `chunk_size` is rounded up to a
-    multiple of BLOCK_SIZE, so the concatenated chunks equal `make_library(n, config, seed)`.
+    For streaming statistics over more traces than fit in memory; the concatenated chunks equal
+    ``make_library(n, config, seed)``.
+
+    Parameters
+    ----------
+    n : int
+        Number of traces in all (>= 1).
+    config : LibraryConfig or None, default None
+        The recipe; None: LibraryConfig().
+    seed : int, default 0
+        Random seed (>= 0).
+    chunk_size : int, default 65536
+        Traces per chunk, rounded up to a multiple of BLOCK_SIZE (4096); the last chunk may be shorter.
+
+    Yields
+    ------
+    Library
+        One chunk of traces.
+
+    Raises
+    ------
+    ValueError
+        If `n` or `chunk_size` is not a positive integer, `config` is not a LibraryConfig, or `seed`
+        is not a non-negative integer (the message starts with the argument's name).
+
+    Examples
+    --------
+    >>> from descrambler.deer import iter_library
+    >>> [len(chunk) for chunk in iter_library(10000, chunk_size=4096)]
+    [4096, 4096, 1808]
     """
     n, config, seed = _check_request(n, config, seed)
     blocks_per_chunk = -(-positive_int(chunk_size, "chunk_size") // BLOCK_SIZE)

@@ -32,6 +32,9 @@ from ._validate import as_array, choice
 from .groups import DescrambleResult, descramble
 from .groups.objective import check_orthogonal
 
+__all__ = ["descramble_layer", "LayerDescrambling", "layer_gram", "check_invariance",
+           "InvarianceReport", "rotate_hidden_layer"]
+
 WHERE = ("output", "input")
 
 
@@ -76,11 +79,47 @@ def _batch_input(batch):
 
 
 def layer_gram(model: nn.Module, layer: str | nn.Module, batches: Iterable, where: str = "output") -> np.ndarray:
-    """S S^T (neurons x neurons, float64) of the signals at `layer`'s output or input over `batches`.
+    """The Gram matrix S S^T of the signals at a module's output or input, streamed over batches.
 
-    `batches`: any iterable of input tensors or arrays, or of (inputs, targets) pairs (a DataLoader);
-    each goes through the model in evaluation mode without gradients, on the device of its parameters,
-    and the forward pass stops once `layer` has run.
+    Each batch goes through the model in evaluation mode without gradients, on the device of its
+    parameters, and the forward pass stops once `layer` has run. Signals of shape (batch, features)
+    give one example per row; for more dimensions (a convolution's (batch, channels, ...) output)
+    the channels are the neurons and every position is an example.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Any PyTorch model.
+    layer : str or torch.nn.Module
+        The tapped module, by dotted name ("encoder.fc2", "0") or as the module object.
+    batches : iterable
+        Input tensors or arrays, or (inputs, targets) pairs (a DataLoader); wrap a single tensor as
+        ``[x]``.
+    where : {"output", "input"}, default "output"
+        Tap the module's output or its input.
+
+    Returns
+    -------
+    numpy.ndarray
+        S S^T, float64, (neurons, neurons).
+
+    Raises
+    ------
+    ValueError
+        If `model` is not a torch module, `layer` is not one of its modules or did not run,
+        `where` is unknown, or `batches` is not an iterable of batches or holds none (the message
+        starts with the argument's name).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from descrambler.deer import make_library
+    >>> from descrambler.nets import two_layer
+    >>> _ = torch.manual_seed(0)
+    >>> model, x = two_layer(), make_library(64).traces
+    >>> from descrambler.layers import layer_gram
+    >>> layer_gram(model, "0", [x[:32], x[32:]]).shape
+    (80, 80)
     """
     name, module = find_module(model, layer)
     choice(where, "where", WHERE)
@@ -122,9 +161,36 @@ def layer_gram(model: nn.Module, layer: str | nn.Module, batches: Iterable, wher
 
 @dataclasses.dataclass(frozen=True)
 class LayerDescrambling:
-    """A layer of a model descrambled: `P` and how it was found (`result`), where the signals were tapped,
-    the module's `weight` (out_features x in_features, or None for a module without a 2-D weight) and
-    `descrambled` (P W for `where="output"`, W P^T for `where="input"`; None without a weight)."""
+    """A layer of a model descrambled: the descrambler P, how it was found, and the weight read through it.
+
+    Returned by `descramble_layer`; `P` (property) is ``result.P``.
+
+    Attributes
+    ----------
+    layer : str
+        Dotted name of the module in the model.
+    where : str
+        "output" or "input": where the signals were tapped.
+    result : DescrambleResult
+        The descrambling (P, objective, bound, ...).
+    weight : numpy.ndarray or None
+        The module's weight W (out_features, in_features), float64, or None for a module without a
+        2-D weight.
+    descrambled : numpy.ndarray or None
+        P W for `where="output"`, W P^T for `where="input"`; None without a weight.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from descrambler.deer import make_library
+    >>> from descrambler.nets import two_layer
+    >>> _ = torch.manual_seed(0)
+    >>> model, x = two_layer(), make_library(64).traces
+    >>> from descrambler.layers import descramble_layer
+    >>> read = descramble_layer(model, "0", [x])
+    >>> read.P.shape, read.descrambled.shape, read.where
+    ((80, 80), (80, 256), 'output')
+    """
 
     layer: str
     where: str
@@ -140,9 +206,54 @@ class LayerDescrambling:
 
 def descramble_layer(model: nn.Module, layer: str | nn.Module, batches: Iterable, where: str = "output",
                      method: str = "exact", **options) -> LayerDescrambling:
-    """Descramble the signals at `layer`'s output (`where="output"`) or input (`"input"`) over `batches`
-    (see `layer_gram`) with `descrambler.groups.descramble(..., method, **options)`, and read the
-    module's weight through P."""
+    """Descramble the signals at a module of any PyTorch model and read its weight through P.
+
+    Taps `layer` with a forward hook while the batches stream through, accumulates S S^T in float64
+    (`layer_gram`; S is never held in memory), finds P with ``descrambler.groups.descramble(gram,
+    method, gram=True, **options)`` and reads the module's weight: `where="output"` (for an
+    `nn.Linear`, its pre-activation signals W x + b) gives P W, as the paper reads its first layer
+    (P1 W1); `where="input"` (for the Linear after an activation, the activation's output) gives
+    W P^T, as the paper reads its second layer (W2 P2^T).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Any PyTorch model.
+    layer : str or torch.nn.Module
+        The module, by dotted name or as the object.
+    batches : iterable
+        Input tensors or arrays, or (inputs, targets) pairs (see `layer_gram`).
+    where : {"output", "input"}, default "output"
+        Tap the module's output or its input.
+    method : {"exact", "cayley"}, default "exact"
+        Passed to `descrambler.groups.descramble`.
+    **options
+        Further keyword arguments of `descrambler.groups.descramble` (derivative, guess, ...).
+
+    Returns
+    -------
+    LayerDescrambling
+        P, the descrambling result, and the weight before and after.
+
+    Raises
+    ------
+    ValueError
+        If an argument is invalid as in `layer_gram` or `descrambler.groups.descramble`, or the
+        module's weight does not act on the tapped signals (the message starts with the argument's
+        name).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from descrambler.deer import make_library
+    >>> from descrambler.nets import two_layer
+    >>> _ = torch.manual_seed(0)
+    >>> model, x = two_layer(), make_library(64).traces
+    >>> from descrambler.layers import descramble_layer
+    >>> read = descramble_layer(model, model[2], [x], where="input")  # the second Linear: W2 P2^T
+    >>> read.layer, read.descrambled.shape
+    ('2', (256, 80))
+    """
     name, module = find_module(model, layer)
     gram = layer_gram(model, module, batches, where)
     result = descramble(gram, method, gram=True, **options)
@@ -161,8 +272,33 @@ def descramble_layer(model: nn.Module, layer: str | nn.Module, batches: Iterable
 class InvarianceReport:
     """Change of a model's output when its hidden layer between `first` and `second` is rotated by P.
 
-    `max_abs`: max |output change|; `max_rel`: that over max |output| (float64 evaluation);
-    `inputs`: number of inputs evaluated.
+    Returned by `check_invariance`.
+
+    Attributes
+    ----------
+    first, second : str
+        Dotted names of the two Linear modules around the hidden layer.
+    max_abs : float
+        Largest absolute change of the output.
+    max_rel : float
+        `max_abs` over the largest absolute output (float64 evaluation; inf for an all-zero output).
+    inputs : int
+        Number of inputs evaluated.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from descrambler.deer import make_library
+    >>> from descrambler.nets import two_layer
+    >>> _ = torch.manual_seed(0)
+    >>> model, x = two_layer(), make_library(64).traces
+    >>> import numpy as np
+    >>> from descrambler.groups import signed_permutation_matrix
+    >>> from descrambler.layers import check_invariance
+    >>> P = signed_permutation_matrix(np.roll(np.arange(80), 1), np.ones(80))
+    >>> report = check_invariance(model, P, "0", "2", x)
+    >>> report.max_rel < 1e-12, report.inputs
+    (True, 64)
     """
 
     first: str
@@ -173,9 +309,43 @@ class InvarianceReport:
 
 
 def rotate_hidden_layer(model: nn.Module, P: ArrayLike, first: str | nn.Module, second: str | nn.Module) -> nn.Module:
-    """A float64 copy of `model` whose hidden layer between the Linear modules `first` and `second` is
-    rotated by P: `first`'s weight and bias become P W and P b, `second`'s weight W P^T. The
-    activation between them commutes with this only for signed permutations (an odd activation)."""
+    """A float64 copy of a model whose hidden layer between two Linear modules is rotated by P.
+
+    `first`'s weight and bias become P W and P b, `second`'s weight W P^T. The activation between
+    them commutes with this only for signed permutations (an odd activation).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Any PyTorch model (not modified).
+    P : array_like
+        Orthogonal (h, h) matrix, h the width of the hidden layer.
+    first, second : str or torch.nn.Module
+        The `nn.Linear` modules before and after the hidden layer, by dotted name or object.
+
+    Returns
+    -------
+    torch.nn.Module
+        The rotated copy, float64.
+
+    Raises
+    ------
+    ValueError
+        If a module is not part of the model or not an `nn.Linear`, their widths do not match, or
+        `P` is not orthogonal of that size (the message starts with the argument's name).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from descrambler.deer import make_library
+    >>> from descrambler.nets import two_layer
+    >>> _ = torch.manual_seed(0)
+    >>> model, x = two_layer(), make_library(64).traces
+    >>> import numpy as np
+    >>> from descrambler.layers import rotate_hidden_layer
+    >>> rotate_hidden_layer(model, np.eye(80), "0", "2")[0].weight.dtype
+    torch.float64
+    """
     names = [find_module(model, m)[0] for m in (first, second)]
     rotated = copy.deepcopy(model).double()
     a, b = (find_module(rotated, n)[1] for n in names)
@@ -195,8 +365,47 @@ def rotate_hidden_layer(model: nn.Module, P: ArrayLike, first: str | nn.Module, 
 
 def check_invariance(model: nn.Module, P: ArrayLike, first: str | nn.Module, second: str | nn.Module,
                      inputs: ArrayLike) -> InvarianceReport:
-    """Rotate the hidden layer between `first` and `second` by P (`rotate_hidden_layer`) and measure the
-    change of the model's output on `inputs` (batch, ...), in float64 and evaluation mode."""
+    """Rotate a hidden layer by P and measure the change of the model's output.
+
+    Zero to rounding for the exact symmetries (signed permutations of an odd activation), nonzero for
+    general rotations. Rotates with `rotate_hidden_layer`; evaluates in float64 and evaluation mode.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Any PyTorch model.
+    P : array_like
+        Orthogonal (h, h) matrix.
+    first, second : str or torch.nn.Module
+        The `nn.Linear` modules before and after the hidden layer.
+    inputs : array_like
+        A batch of inputs, (batch, ...).
+
+    Returns
+    -------
+    InvarianceReport
+        The largest absolute and relative change of the output.
+
+    Raises
+    ------
+    ValueError
+        If an argument is invalid as in `rotate_hidden_layer`, or `inputs` is not a non-empty finite
+        batch (the message starts with the argument's name).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from descrambler.deer import make_library
+    >>> from descrambler.nets import two_layer
+    >>> _ = torch.manual_seed(0)
+    >>> model, x = two_layer(), make_library(64).traces
+    >>> import numpy as np
+    >>> from descrambler.groups import random_rotation
+    >>> from descrambler.layers import check_invariance
+    >>> P = random_rotation(80, np.random.default_rng(0))  # not a symmetry of tanh
+    >>> check_invariance(model, P, "0", "2", x).max_rel > 1e-3
+    True
+    """
     rotated = rotate_hidden_layer(model, P, first, second)
     x = torch.as_tensor(as_array(inputs, "inputs"), dtype=torch.float64)
     if x.ndim < 2 or x.shape[0] == 0:

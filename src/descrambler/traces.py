@@ -20,20 +20,50 @@ from ._validate import choice
 from .bruker import BES3T_SUFFIXES, read_bes3t
 from .deer import LibraryConfig
 
+__all__ = ["load_trace", "MeasuredTrace"]
+
 
 @dataclasses.dataclass
 class MeasuredTrace:
-    """A measured trace made ready for a network trained on `LibraryConfig`.
+    """A measured trace made ready for a network trained on a `LibraryConfig`.
 
-    `t`: uniform time axis from zero time to the last measured time, us; `trace`: the phased real
-    signal resampled onto `t` (pchip) and boxed to [0, 1]; `r`: the distance axis, nm, that a net
-    trained on the notional `config.tmax` applies to, scaled by (t[-1] / config.tmax)^(1/3).
-    `raw_t` (us), `raw_signal` (real channel), `raw_imaginary` (imaginary channel, or None): the
-    file's data, all of its points, before any correction. `zero_time`: zero time on the file's
-    time axis, us (`raw_t - zero_time` is the corrected axis). `phase`: the phase removed from the
-    complex signal, rad: the real signal used is Re[(raw_signal + i raw_imaginary) exp(-i phase)];
-    0 without an imaginary channel. `imaginary_column`: the file's column (counted from 1) read as
-    the imaginary channel, or None. `notes`: what `load_trace` decided, in words.
+    Returned by `load_trace`. `signal` (property) is the phased real signal at the file's times,
+    `after_zero_time()` its points from zero time on.
+
+    Attributes
+    ----------
+    t : numpy.ndarray
+        Uniform time axis from zero time to the last measured time, us, (config.n_time,).
+    trace : numpy.ndarray
+        The phased real signal resampled onto `t` (pchip) and boxed to [0, 1], float32.
+    r : numpy.ndarray
+        The distance axis, nm, that a net trained on the notional `config.tmax` applies to: `config.r`
+        scaled by (t[-1] / config.tmax)^(1/3).
+    raw_t : numpy.ndarray
+        The file's time axis, us, all of its points, before any correction.
+    raw_signal : numpy.ndarray
+        The file's real channel, all of its points.
+    zero_time : float
+        Zero time on the file's time axis, us (``raw_t - zero_time`` is the corrected axis).
+    phase : float
+        The phase removed from the complex signal, rad: the real signal used is
+        Re[(raw_signal + i raw_imaginary) exp(-i phase)]; 0 without an imaginary channel.
+    imaginary_column : int or None
+        The file's column (counted from 1) read as the imaginary channel, or None.
+    raw_imaginary : numpy.ndarray or None
+        The file's imaginary channel, or None.
+    notes : tuple of str
+        What `load_trace` decided, in words.
+
+    Examples
+    --------
+    >>> from descrambler.analyse import kuprov_trace
+    >>> from descrambler.traces import load_trace
+    >>> trace = load_trace(kuprov_trace("I"))  # a shipped measured trace
+    >>> trace.trace.shape, float(trace.trace.min()), float(trace.trace.max())
+    ((256,), 0.0, 1.0)
+    >>> round(float(trace.t[-1]), 3), [round(float(x), 2) for x in (trace.r[0], trace.r[-1])]
+    (5.312, [1.63, 8.21])
     """
 
     t: np.ndarray
@@ -291,38 +321,69 @@ def load_trace(path: str | os.PathLike, config: LibraryConfig | None = None, *,
                imaginary: int | str | None = "auto", time_unit: str | None = None) -> MeasuredTrace:
     """Read a measured DEER trace for a trained net: a raw spectrometer export or a processed trace.
 
-    The file is text: column 1 time, column 2 the real signal, optionally an imaginary channel.
-    Header lines, '#'/'%' comments and extra columns are allowed; fields are separated by whitespace,
-    ',' or ';', and files written with decimal commas ("0,012;0,98", or tab-separated "0,012  0,98")
-    are recognised (by a majority of their data lines) and read so (`notes` says so). Or it is a Bruker BES3T
-    dataset (.DSC or .DTA with its partner beside it, see `descrambler.bruker`), read as the columns
-    time, real part and, for complex data (IKKF CPLX), imaginary part.
-    `time_unit`: the unit of the time axis, "us", "ns", "ms" or "s"; None (default): "us" for a text file,
-    the descriptor's XUNI for a BES3T file (a `time_unit` that contradicts it is refused).
+    The file is text (column 1 time, column 2 the real signal, optionally an imaginary channel;
+    header lines, '#'/'%' comments and extra columns allowed; fields separated by whitespace, ',' or
+    ';'; files written with decimal commas, "0,012;0,98" or tab-separated "0,012  0,98", are
+    recognised by a majority of their data lines and `notes` says so), or a Bruker BES3T dataset
+    (.DSC or .DTA with its partner beside it, see `descrambler.bruker`), read as the columns time,
+    real part and, for complex data (IKKF CPLX), imaginary part.
+
     The time axis must be strictly increasing, have at least 8 points, span what a DEER trace spans
     (0.1 .. 100 us once converted: else the unit is wrong, and the message says which unit fits) and
-    have no gap: no step over 5 times the median step (missing points are refused, not interpolated).
-    NaN, infinite and overflowing values (beyond +-1e300, such as the 1.8e308 missing-value marker)
-    are refused, naming their row and column. The signal's scale does not matter (1e-300 or 1e200 give
-    the same trace).
+    have no gap (no step over 5 times the median step: missing points are refused, not
+    interpolated). NaN, infinite and overflowing values (beyond +-1e300, such as the 1.8e308
+    missing-value marker) are refused, naming their row and column. The signal's scale does not
+    matter (1e-300 or 1e200 give the same trace). After the corrections the trace must start at zero
+    time (or within one resampled step after it); the phased real signal is resampled (pchip) to
+    `config.n_time` points from zero time to the last point and boxed to [0, 1], and the distance
+    axis is `config.r` scaled by (length / config.tmax)^(1/3).
 
-    `imaginary`: the file's column (counted from 1) holding the imaginary channel; None: none;
-    "auto" (default): column 3 of a file with exactly three columns, if it behaves as an imaginary
-    channel (after phasing, the RMS left in it is below 4 % of the real signal's range or below three
-    times its noise), else it is ignored and `notes` says so. Files with four or more columns never get one automatically.
-    `phase`: with an imaginary channel the complex signal is multiplied by exp(-i phase) and its
-    real part is used; "auto" (default) takes the phase that leaves the least energy in the imaginary
-    part and a positive mean real part (DeerLab's `correctphase` criterion). A number (rad) overrides
-    it, and then the third column of a three-column file is taken as imaginary without the check.
-    `zero_time` (us, on the file's time axis): points before it are used only for the resampling
-    near zero time, then dropped. "auto" (default): from the echo maximum refined by a first-moment
-    analysis (the DeerAnalysis method; DeerLab's `correctzerotime` does the same), except for a file
-    that starts at or just after 0 (within one resampled step) without a significant rise to a later
-    maximum: that is a processed trace and its own zero, t = 0, is kept.
-    After the corrections the trace must start at zero time (or within one resampled step after it);
-    the phased real signal is resampled (pchip) to `config.n_time` points from zero time to the last
-    point and boxed to [0, 1], and the distance axis is `config.r` scaled by (length / config.tmax)^(1/3).
-    Every refusal is a ValueError naming the argument at fault (`path` for the file's content).
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The trace file.
+    config : LibraryConfig or None, default None
+        The training database of the network that will read the trace; None: LibraryConfig().
+    zero_time : float or "auto", default "auto"
+        Zero time, us, on the file's time axis: points before it are used only for the resampling
+        near zero time, then dropped. "auto": from the echo maximum refined by a first-moment
+        analysis (the DeerAnalysis method; DeerLab's `correctzerotime` does the same), except for a
+        file that starts at or just after 0 (within one resampled step) without a significant rise to
+        a later maximum: that is a processed trace and its own zero, t = 0, is kept.
+    phase : float or "auto", default "auto"
+        With an imaginary channel the complex signal is multiplied by exp(-i phase), rad, and its
+        real part is used; "auto" takes the phase that leaves the least energy in the imaginary part
+        and a positive mean real part (DeerLab's `correctphase` criterion). A number overrides it, and
+        then the third column of a three-column file is taken as imaginary without the check.
+    imaginary : int, "auto" or None, default "auto"
+        The file's column (counted from 1, >= 3) holding the imaginary channel; None: none; "auto":
+        column 3 of a file with exactly three columns, if it behaves as an imaginary channel (after
+        phasing, the RMS left in it is below 4 % of the real signal's range or below three times its
+        noise), else it is ignored and `notes` says so. Files with four or more columns never get one
+        automatically.
+    time_unit : {"us", "ns", "ms", "s"} or None, default None
+        Unit of the file's time axis; None: "us" for a text file, the descriptor's XUNI for a BES3T
+        file (a `time_unit` that contradicts it is refused).
+
+    Returns
+    -------
+    MeasuredTrace
+        The resampled, boxed trace, its distance axis, the raw data and the decisions taken.
+
+    Raises
+    ------
+    ValueError
+        If an argument is invalid, or the file cannot be read as a DEER trace ("path: ..." for the
+        file's content: missing, non-numeric, too short, wrong time unit, a gap, no zero time,
+        constant) (the message starts with the argument's name).
+
+    Examples
+    --------
+    >>> from descrambler.analyse import kuprov_trace
+    >>> from descrambler.traces import load_trace
+    >>> trace = load_trace(kuprov_trace("I"))  # a shipped measured trace
+    >>> trace.notes
+    ('zero time 0 us: the file starts at zero time (no echo rise before a later maximum)',)
     """
     config = LibraryConfig() if config is None else config
     if not isinstance(config, LibraryConfig):

@@ -19,11 +19,41 @@ METHODS = ("polar", "cayley")
 
 @dataclasses.dataclass(frozen=True)
 class DiagonalResult:
-    """P in SO(n) and the criterion it reaches (maximised): sum(diag(P W)) or ||diag(P W)||^2.
+    """A rotation P in SO(n) that makes P W most diagonal, and the criterion it reaches.
 
-    `bound`: an upper bound on the criterion over SO(n): attained for "sum" (the rotational
-    Procrustes maximum), ||W||_F^2 (not attained in general) for "normsq". `history`: criterion per
-    iteration, starting value first.
+    Returned by `diagonal_descramble`.
+
+    Attributes
+    ----------
+    P : numpy.ndarray
+        (n, n) rotation.
+    objective : float
+        The criterion reached (maximised): sum(diag(P W)) or the squared norm of diag(P W).
+    bound : float
+        An upper bound on the criterion over SO(n): attained for "sum" (the rotational Procrustes
+        maximum); the squared Frobenius norm of W (not attained in general) for "normsq".
+    history : numpy.ndarray
+        Criterion per iteration, starting value first.
+    iterations : int
+        Optimiser iterations (0 for the closed form).
+    seconds : float
+        Wall time of the call, s.
+    criterion : str
+        "sum" or "normsq".
+    method : str
+        "polar" or "cayley".
+    converged : bool
+        Whether the optimiser met its stopping criterion.
+    message : str
+        The stopping reason.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from descrambler.groups import diagonal_descramble
+    >>> result = diagonal_descramble(np.random.default_rng(0).standard_normal((3, 3)))
+    >>> result.method, bool(np.isclose(result.objective, result.bound))
+    ('polar', True)
     """
 
     P: np.ndarray
@@ -83,12 +113,47 @@ def diagonal_problem(W: np.ndarray, criterion: str) -> ChartProblem:
 def diagonal_descramble(W: ArrayLike, criterion: str = "sum", method: str | None = None, *, guess: ArrayLike=None,
                         max_iter: int = 500, tol: float = 1e-12,
                         progress: bool | None = None) -> DiagonalResult:
-    """The rotation P in SO(n) that maximises the diagonal of P W (W square, e.g. a weight matrix).
+    """The maximum-diagonality descrambler (the reference's left_diag.m): P in SO(n) maximising diag(P W).
 
-    `criterion`: "sum" (trace(P W)) or "normsq" (||diag(P W)||^2). `method`: "polar" (exact:
-    rotational Procrustes via the SVD; "sum" only) or "cayley" (trust-region Newton-CG on
-    re-centred Cayley charts from `guess`, default identity; local optimum for "normsq").
-    Default: "polar" for "sum", "cayley" for "normsq".
+    Parameters
+    ----------
+    W : array_like
+        Square matrix (n, n), n >= 2, e.g. a weight matrix.
+    criterion : {"sum", "normsq"}, default "sum"
+        Maximise trace(P W) or the squared norm of diag(P W).
+    method : {"polar", "cayley"} or None, default None
+        "polar": exact, rotational Procrustes via the SVD ("sum" only); "cayley": trust-region
+        Newton-CG on re-centred Cayley charts from `guess` (a local optimum for "normsq"). None:
+        "polar" for "sum", "cayley" for "normsq".
+    guess : array_like or None, default None
+        Starting rotation for "cayley", det +1; None: identity.
+    max_iter : int, default 500
+        Most trust-region iterations.
+    tol : float, default 1e-12
+        Stop when a step's predicted gain falls below `tol` relative.
+    progress : bool or None, default None
+        Show a progress bar; None: only in a terminal or an interactive notebook.
+
+    Returns
+    -------
+    DiagonalResult
+        P, the criterion reached and its bound.
+
+    Raises
+    ------
+    ValueError
+        If `W` is not a finite square matrix of size at least 2, `criterion` or `method` is unknown,
+        "polar" is asked for "normsq", `guess` is not a rotation with det +1, or `max_iter` or `tol`
+        is not positive (the message starts with the argument's name).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from descrambler.groups import diagonal_descramble
+    >>> W = np.random.default_rng(0).standard_normal((3, 3))
+    >>> result = diagonal_descramble(W, criterion="normsq")
+    >>> result.method, result.objective <= result.bound
+    ('cayley', True)
     """
     start = time.perf_counter()
     W = as_array(W, "W", ndim=2)

@@ -15,13 +15,45 @@ def _spectral_norm_squared(gram: np.ndarray) -> float:
 
 def second_layer_signals(W1: ArrayLike, b1: ArrayLike, W2: ArrayLike, X: ArrayLike, *,
                          include_bias: bool = True) -> np.ndarray:
-    """The paper's second-layer signals S2 = [m W2^T, tanh(W1 X + b1)], shape (h, n_out + N).
+    """The paper's second-layer signals S2 = [m W2^T, tanh(W1 X + b1)].
 
-    `W1` (h, n_in), `b1` (h,), `W2` (n_out, h); `X` (n_in, N): inputs in columns.
-    m = ||tanh(W1 X)||_2 / ||W2^T||_2 (spectral norms, without the bias, as in the reference
+    m = norm(tanh(W1 X)) / norm(W2^T) (spectral norms, without the bias, as in the reference
     interpretation.m), so the weight block and the signal block weigh alike. The reference script
-    also leaves the bias out of the signal block (tansig(W*inputs)); `include_bias=False` does
-    the same. Descramble S2 and read W2 P2^T.
+    also leaves the bias out of the signal block (tansig(W*inputs)); `include_bias=False` does the
+    same. Descramble S2 and read W2 P2^T.
+
+    Parameters
+    ----------
+    W1 : array_like
+        First-layer weights, (h, n_in).
+    b1 : array_like
+        First-layer bias, (h,).
+    W2 : array_like
+        Second-layer weights, (n_out, h).
+    X : array_like
+        Inputs in columns, (n_in, N).
+    include_bias : bool, default True
+        Include `b1` in the signal block.
+
+    Returns
+    -------
+    numpy.ndarray
+        S2, (h, n_out + N).
+
+    Raises
+    ------
+    ValueError
+        If an array is not finite, not 2-D (`b1`: 1-D), or its shape does not match `W1` (the message
+        starts with the argument's name).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from descrambler.groups import second_layer_signals
+    >>> rng = np.random.default_rng(0)
+    >>> W1, b1, W2 = rng.standard_normal((5, 8)), rng.standard_normal(5), rng.standard_normal((8, 5))
+    >>> second_layer_signals(W1, b1, W2, rng.random((8, 20))).shape
+    (5, 28)
     """
     W1 = as_array(W1, "W1", ndim=2)
     b1 = as_array(b1, "b1", ndim=1)
@@ -43,11 +75,41 @@ def second_layer_signals(W1: ArrayLike, b1: ArrayLike, W2: ArrayLike, X: ArrayLi
 
 
 def second_layer_gram(W2: ArrayLike, gram_post: ArrayLike, gram_post_without_bias: ArrayLike) -> np.ndarray:
-    """S2 S2^T = m^2 W2^T W2 + G_post from streamed Gram matrices, shape (h, h).
+    """The Gram matrix S2 S2^T = m^2 W2^T W2 + G_post of the second-layer signals, from streamed Gram matrices.
 
-    `gram_post`: tanh(W1 X + b1) tanh(W1 X + b1)^T (or without the bias, as the reference);
-    `gram_post_without_bias`: tanh(W1 X) tanh(W1 X)^T, which sets m^2 = ||.||_2 / ||W2^T W2||_2.
-    Pass the result to `descramble(..., gram=True)`.
+    Pass the result to ``descramble(..., gram=True)``.
+
+    Parameters
+    ----------
+    W2 : array_like
+        Second-layer weights, (n_out, h).
+    gram_post : array_like
+        tanh(W1 X + b1) tanh(W1 X + b1)^T, (h, h) (or without the bias, as the reference).
+    gram_post_without_bias : array_like
+        tanh(W1 X) tanh(W1 X)^T, (h, h), which sets m^2 = norm(.) / norm(W2^T W2) (spectral norms).
+
+    Returns
+    -------
+    numpy.ndarray
+        S2 S2^T, (h, h).
+
+    Raises
+    ------
+    ValueError
+        If an array is not finite and 2-D, or a Gram matrix is not (h, h) (the message starts with
+        the argument's name).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from descrambler.groups import second_layer_gram, second_layer_signals
+    >>> rng = np.random.default_rng(0)
+    >>> W1, b1, W2, X = (rng.standard_normal((5, 8)), rng.standard_normal(5),
+    ...                  rng.standard_normal((8, 5)), rng.random((8, 20)))
+    >>> post, plain = np.tanh(W1 @ X + b1[:, None]), np.tanh(W1 @ X)
+    >>> S2 = second_layer_signals(W1, b1, W2, X)
+    >>> np.allclose(second_layer_gram(W2, post @ post.T, plain @ plain.T), S2 @ S2.T)
+    True
     """
     W2 = as_array(W2, "W2", ndim=2)
     h = W2.shape[1]

@@ -175,10 +175,40 @@ def trace_objective(P: np.ndarray, L: np.ndarray, C: np.ndarray) -> float:
 def smoothness_objective(P: ArrayLike, S: ArrayLike, *, gram: bool = False, derivative: str = "fourier") -> float:
     """The paper's normalised Tikhonov smoothness eta(P) = trace(L P C P^T) of the signals P S.
 
-    `P`: orthogonal (n, n). `S`: signals, neurons in rows (n, N), or with `gram=True` the Gram
-    matrix S S^T (n, n). `derivative`: "fourier" (periodic spectral, the paper's) or "finite"
-    (non-periodic second differences). Dimensionless; smaller is smoother; at least the bound of
-    `descramble(..., method="exact")`.
+    C = n S S^T / norm(S S^T) and L = n D^T D / norm(D^T D) (spectral norms), D the second derivative
+    acting on the neuron axis (rows of S), as in the reference descramble.m. Dimensionless; smaller
+    is smoother; at least the bound of ``descramble(..., method="exact")``.
+
+    Parameters
+    ----------
+    P : array_like
+        Orthogonal (n, n) matrix.
+    S : array_like
+        Signals, neurons in rows (n, N), or with `gram=True` the Gram matrix S S^T (n, n).
+    gram : bool, default False
+        `S` is the Gram matrix S S^T.
+    derivative : {"fourier", "finite"}, default "fourier"
+        Periodic spectral second derivative (the paper's) or non-periodic second differences.
+
+    Returns
+    -------
+    float
+        eta(P).
+
+    Raises
+    ------
+    ValueError
+        If `P` is not orthogonal of the right size, `S` is not a valid signal or Gram matrix, or
+        `derivative` is unknown (the message starts with the argument's name).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from descrambler.groups import descramble, random_rotation, smoothness_objective
+    >>> S = np.exp(-(np.arange(8)[:, None] - np.linspace(0, 7, 50)) ** 2 / 4)  # smooth across neurons
+    >>> Q = random_rotation(8, np.random.default_rng(1))
+    >>> round(smoothness_objective(np.eye(8), S), 4), round(smoothness_objective(np.eye(8), Q @ S), 4)
+    (1.0121, 23.9305)
     """
     C = signal_gram(S, gram=gram)
     n = C.shape[0]

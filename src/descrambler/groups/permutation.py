@@ -33,7 +33,29 @@ from .solve import DescrambleResult, prepare
 
 
 def signed_permutation_matrix(order: np.ndarray, signs: np.ndarray) -> np.ndarray:
-    """P with P[p, order[p]] = signs[p]: row p of P S is signs[p] * S[order[p]]."""
+    """The signed permutation matrix P with P[p, order[p]] = signs[p].
+
+    Row p of P S is signs[p] S[order[p]].
+
+    Parameters
+    ----------
+    order : numpy.ndarray
+        A permutation of 0 .. n - 1, (n,).
+    signs : numpy.ndarray
+        +1 or -1 per row, (n,).
+
+    Returns
+    -------
+    numpy.ndarray
+        P, (n, n).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from descrambler.groups import signed_permutation_matrix
+    >>> signed_permutation_matrix(np.array([1, 0, 2]), np.array([1.0, -1.0, 1.0])).tolist()
+    [[0.0, 1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
+    """
     n = order.size
     P = np.zeros((n, n))
     P[np.arange(n), order] = signs
@@ -132,10 +154,34 @@ def local_search(order: np.ndarray, signs: np.ndarray, C: np.ndarray, L: np.ndar
 
 
 def symmetry_between(A: np.ndarray, B: np.ndarray, periodic: bool = True, atol: float = 1e-10):
-    """(reversed, shift, sign) with A = sign * roll(B reversed or not, shift) along rows, or None.
+    """The symmetry of the smoothness objective that maps B onto A, or None.
 
-    The symmetries of the smoothness objective under signed permutations: a global sign, reversal
-    of the order and (for the periodic operator) cyclic shifts.
+    The symmetries under signed permutations: a global sign, reversal of the order and (for the
+    periodic operator) cyclic shifts.
+
+    Parameters
+    ----------
+    A, B : numpy.ndarray
+        Signals, neurons in rows, the same shape.
+    periodic : bool, default True
+        Try cyclic shifts (the periodic "fourier" operator); else only reversal and sign.
+    atol : float, default 1e-10
+        Absolute tolerance of the comparison.
+
+    Returns
+    -------
+    tuple or None
+        (reversed, shift, sign) with A = sign roll(B reversed or not, shift) along rows, or None.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from descrambler.groups import permutation_descramble, symmetry_between
+    >>> S = np.exp(-(np.arange(8)[:, None] - np.linspace(0, 7, 50)) ** 2 / 4)  # smooth across neurons
+    >>> scrambled = S[[2, 0, 3, 1, 7, 5, 6, 4]]
+    >>> result = permutation_descramble(scrambled)
+    >>> symmetry_between(result.P @ scrambled, S)  # the order is found up to a reversal and a shift
+    (True, 4, 1)
     """
     for reverse in (False, True):
         rows = B[::-1] if reverse else B
@@ -163,14 +209,50 @@ def _free_det_fix(order: np.ndarray, signs: np.ndarray, derivative: str):
 def permutation_descramble(S: ArrayLike, *, gram: bool = False, derivative: str = "fourier", starts: int = 8,
                            max_moves: int | None = None, progress: bool | None = None
                            ) -> DescrambleResult:
-    """The signed permutation P that makes the signals P S smoothest (module docstring: how).
+    """The signed permutation P that makes the signals P S smoothest (the exact symmetries of a tanh layer).
 
-    `S`: signals, neurons in rows (n, N), or with `gram=True` the Gram matrix S S^T. `starts`:
-    nearest-neighbour tours tried (evenly spaced start neurons; the spectral order is always
-    tried too). `max_moves`: cap on 2-opt and local-search moves per start (default 20 n).
-    Returns a `DescrambleResult` with `P` a signed permutation matrix and `bound` the SO(n)
-    optimum (which a signed permutation need not reach); `iterations` counts the local-search
-    moves of the winning start and `converged` says whether it ended at a local optimum.
+    A seriation heuristic (see the module `descrambler.groups.permutation`): sign-invariant neuron
+    distances, nearest-neighbour and spectral tours improved by 2-opt, then local search over swaps
+    and sign flips on the true objective; the result is a local optimum, not a proven global one.
+
+    Parameters
+    ----------
+    S : array_like
+        Signals, neurons in rows (n, N), or with `gram=True` the Gram matrix S S^T.
+    gram : bool, default False
+        `S` is the Gram matrix S S^T.
+    derivative : {"fourier", "finite"}, default "fourier"
+        The operator of the objective (see `descramble`).
+    starts : int, default 8
+        Nearest-neighbour tours tried (evenly spaced start neurons; the spectral order is always
+        tried too).
+    max_moves : int or None, default None
+        Cap on 2-opt and local-search moves per start; None: 20 n.
+    progress : bool or None, default None
+        Show a progress bar; None: only in a terminal or an interactive notebook.
+
+    Returns
+    -------
+    DescrambleResult
+        `P` a signed permutation matrix, `bound` the SO(n) optimum (which a signed permutation need
+        not reach); `iterations` counts the local-search moves of the winning start and `converged`
+        says whether it ended at a local optimum.
+
+    Raises
+    ------
+    ValueError
+        If `S` is not a valid signal or Gram matrix, `derivative` is unknown, or `starts` or
+        `max_moves` is not a positive integer (the message starts with the argument's name).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from descrambler.groups import permutation_descramble, symmetry_between
+    >>> S = np.exp(-(np.arange(8)[:, None] - np.linspace(0, 7, 50)) ** 2 / 4)  # smooth across neurons
+    >>> scrambled = S[[2, 0, 3, 1, 7, 5, 6, 4]]
+    >>> result = permutation_descramble(scrambled)
+    >>> sorted(np.abs(result.P).sum(axis=0).tolist()) == [1.0] * 8  # one +-1 per row and column
+    True
     """
     start_time = time.perf_counter()
     problem = prepare(S, gram, derivative)

@@ -30,16 +30,47 @@ def zero_level(n: int) -> float:
 class DescrambleResult:
     """A descrambling rotation and how it was found.
 
-    `P`: (n, n) orthogonal matrix (det +1 unless `message` says otherwise); read P S (signals) or,
-    as the reference descramble.m does, P W1 (signals tapped before the activation) or W2 P^T
-    (after it).
-    `objective`: eta(P), the normalised smoothness (dimensionless). `bound`: the exact global
-    minimum of eta over SO(n). `history`: objective per iteration, starting value first.
-    `iterations`: optimiser iterations (outer trust-region steps, L-BFGS iterations, accepted
-    local-search moves; 0 for the closed form). `seconds`: wall time of the call. `converged`,
-    `message`: the optimiser's stopping reason. `unique`, `degeneracy`: whether the optimum over
-    SO(n) is unique up to signs, and why not. `rank`: numerical rank of S S^T.
-    `ratio`: objective / bound, NaN where the bound is zero to rounding (`ratio_note` says why).
+    Returned by `descramble` and `permutation_descramble`. `ratio` (objective / bound, 1 is optimal)
+    and `ratio_note` are properties.
+
+    Attributes
+    ----------
+    P : numpy.ndarray
+        (n, n) orthogonal matrix (det +1 unless `message` says otherwise); read P S (signals) or, as the
+        reference descramble.m does, P W1 (signals tapped before the activation) or W2 P^T (after it).
+    objective : float
+        eta(P), the normalised smoothness (dimensionless).
+    bound : float
+        The exact global minimum of eta over SO(n).
+    history : numpy.ndarray
+        Objective per iteration, starting value first.
+    iterations : int
+        Optimiser iterations (outer trust-region steps, L-BFGS iterations, accepted local-search
+        moves; 0 for the closed form).
+    seconds : float
+        Wall time of the call, s.
+    method : str
+        "cayley", "exact" or "permutation".
+    converged : bool
+        Whether the optimiser met its stopping criterion.
+    message : str
+        The optimiser's stopping reason.
+    unique : bool
+        Whether the optimum over SO(n) is unique up to signs.
+    degeneracy : str
+        Why it is not unique, in words.
+    rank : int
+        Numerical rank of S S^T.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from descrambler.groups import descramble, random_rotation, smoothness_objective
+    >>> S = np.exp(-(np.arange(8)[:, None] - np.linspace(0, 7, 50)) ** 2 / 4)  # smooth across neurons
+    >>> Q = random_rotation(8, np.random.default_rng(1))
+    >>> result = descramble(Q @ S, "exact")
+    >>> result.P.shape, round(result.ratio, 6), result.method
+    ((8, 8), 1.0, 'exact')
     """
 
     P: np.ndarray
@@ -116,26 +147,62 @@ def _rotation(P, n: int, name: str) -> np.ndarray:
 def descramble(S: ArrayLike, method: str = "cayley", *, gram: bool = False, derivative: str = "fourier",
                guess: ArrayLike=None, max_iter: int | None = None, tol: float | None = None,
                reference_settings: bool = False, progress: bool | None = None) -> DescrambleResult:
-    """The rotation P in SO(n) minimising the paper's smoothness eta(P) = trace(L P C P^T).
+    """The rotation P in SO(n) minimising the paper's smoothness eta(P) = trace(L P C P^T) of P S.
 
-    `S`: signals, neurons in rows (n, N), or with `gram=True` the Gram matrix S S^T (n, n) (the
-    objective depends on S only through it). `derivative`: "fourier" (the paper's periodic
-    spectral operator) or "finite". `method`:
+    Methods: "cayley", the paper's Cayley parametrisation with analytic gradients. By default a
+    trust-region Newton-CG with analytic Hessian-vector products on a chart re-centred at every
+    accepted step (worked in the eigenbasis of L, CG preconditioned by the Hessian's diagonal),
+    starting at `guess`. With `reference_settings=True`, the reference's own settings: one chart from
+    Q = 0 around `guess`, L-BFGS with memory 5; it converges slowly and can stop far above the
+    optimum (chapters 3 and 4 measure how far). "exact": the closed form T U^T, choosing among the
+    equally optimal rotations the one closest to `guess` with det +1 (see
+    `descrambler.groups.exact`); its objective equals `bound` to rounding.
 
-    - "cayley": the paper's Cayley parametrisation with analytic gradients. By default a
-      trust-region Newton-CG with analytic Hessian-vector products on a chart re-centred at every
-      accepted step (worked in the eigenbasis of L, CG preconditioned by the Hessian's diagonal),
-      starting at `guess` (default identity), at most `max_iter` steps (default 500), stopping
-      when a step would lower the objective by less than `tol` (default 1e-10) relative. With
-      `reference_settings=True`, the reference's own settings: one chart from Q = 0 around
-      `guess`, L-BFGS with memory 5, `max_iter` iterations (default 1e4), gradient tolerance
-      `tol` (default 1e-6); it converges slowly and can stop far above the optimum (chapters 3
-      and 4 measure how far).
-    - "exact": the closed form T U^T, choosing among the equally optimal rotations the one
-      closest to `guess` (default identity) with det +1 (see `descrambler.groups.exact`); its
-      objective equals `bound` to rounding.
+    Parameters
+    ----------
+    S : array_like
+        Signals, neurons in rows (n, N), or with `gram=True` the Gram matrix S S^T (n, n) (the
+        objective depends on S only through it).
+    method : {"cayley", "exact"}, default "cayley"
+        Iterative (Cayley chart) or closed form.
+    gram : bool, default False
+        `S` is the Gram matrix S S^T.
+    derivative : {"fourier", "finite"}, default "fourier"
+        The paper's periodic spectral second derivative, or non-periodic second differences.
+    guess : array_like or None, default None
+        Starting rotation (n, n), det +1; None: identity.
+    max_iter : int or None, default None
+        Most iterations; None: 500 (trust region) or 1e4 (reference settings).
+    tol : float or None, default None
+        Trust region: stop when a step would lower the objective by less than `tol` relative
+        (default 1e-10); reference settings: gradient tolerance (default 1e-6).
+    reference_settings : bool, default False
+        Use the reference's L-BFGS settings ("cayley" only).
+    progress : bool or None, default None
+        Show a progress bar; None: only in a terminal or an interactive notebook.
 
-    `progress`: show a progress bar (None: only in a terminal or an interactive notebook).
+    Returns
+    -------
+    DescrambleResult
+        P, its objective, the bound, and how it was found.
+
+    Raises
+    ------
+    ValueError
+        If `S` is not a valid signal or Gram matrix (fewer than 2 rows, not finite, all zero, not
+        symmetric positive semi-definite), `method` or `derivative` is unknown, `guess` is not a
+        rotation with det +1, `max_iter` or `tol` is not positive, or `reference_settings` is used
+        with "exact" (the message starts with the argument's name).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from descrambler.groups import descramble, random_rotation, smoothness_objective
+    >>> S = np.exp(-(np.arange(8)[:, None] - np.linspace(0, 7, 50)) ** 2 / 4)  # smooth across neurons
+    >>> Q = random_rotation(8, np.random.default_rng(1))
+    >>> result = descramble(Q @ S)  # trust-region Newton-CG on Cayley charts
+    >>> round(result.ratio, 6), result.converged
+    (1.0, True)
     """
     start = time.perf_counter()
     choice(method, "method", METHODS)

@@ -63,9 +63,38 @@ def _stack(name: str, arguments: dict, widths: Sequence[int], activation: str, o
 def two_layer(n_in: int = 256, n_hidden: int = 80, n_out: int = 256, output: str = "logsig") -> nn.Sequential:
     """The paper's analysed DEERNet: Linear(n_in, n_hidden) + tanh + Linear(n_hidden, n_out) + `output`.
 
-    `output` is one of OUTPUTS. The default is the paper's: "fully connected > sigmoidal function >
-    fully connected > logsig function > vector regression" (the logistic sigmoid keeps the output, a
-    probability density, positive). "softplus" (the production DEERNet's output) and "linear" are variants.
+    The default output is the paper's: "fully connected > sigmoidal function > fully connected >
+    logsig function > vector regression" (the logistic sigmoid keeps the output, a probability
+    density, positive). "softplus" (the production DEERNet's output) and "linear" are variants.
+
+    Parameters
+    ----------
+    n_in : int, default 256
+        Inputs: points of a trace.
+    n_hidden : int, default 80
+        Hidden neurons.
+    n_out : int, default 256
+        Outputs: points of a distance distribution.
+    output : {"logsig", "softplus", "linear"}, default "logsig"
+        Output activation (one of OUTPUTS; "logsig" is the logistic sigmoid).
+
+    Returns
+    -------
+    torch.nn.Sequential
+        The untrained network; `model.architecture` records the builder and its arguments.
+
+    Raises
+    ------
+    ValueError
+        If a width is not a positive integer or `output` is unknown (the message starts with the
+        argument's name).
+
+    Examples
+    --------
+    >>> from descrambler.nets import two_layer
+    >>> model = two_layer()
+    >>> model.architecture["arguments"]
+    {'n_in': 256, 'n_hidden': 80, 'n_out': 256, 'output': 'logsig'}
     """
     widths = [positive_int(n, name) for n, name in ((n_in, "n_in"), (n_hidden, "n_hidden"), (n_out, "n_out"))]
     choice(output, "output", OUTPUTS)
@@ -79,9 +108,47 @@ def deep(n_in: int = 256, hidden: Sequence[int] = (256,) * 5, n_out: int = 256, 
     """A deep fully connected DEERNet; the defaults are the production DEERNet (dist_net.m).
 
     Defaults: six Linear layers of width 256 without bias, each followed by BatchNorm1d and softplus,
-    then division by the output mean. The three-layer DEERNet of the paper (architecture undocumented)
-    is, for example, `deep(hidden=(80, 80), activation="tanh", bias=True, batch_norm=False,
-    mean_normalise=False)`: three Linear layers, tanh between them.
+    then division by the output mean. The three-layer DEERNet of the paper (architecture
+    undocumented) is, for example, ``deep(hidden=(80, 80), activation="tanh", bias=True,
+    batch_norm=False, mean_normalise=False)``: three Linear layers, tanh between them.
+
+    Parameters
+    ----------
+    n_in : int, default 256
+        Inputs: points of a trace.
+    hidden : sequence of int, default (256, 256, 256, 256, 256)
+        Widths of the hidden layers (at least one).
+    n_out : int, default 256
+        Outputs: points of a distance distribution.
+    activation : {"softplus", "tanh", "sigmoid", "relu"}, default "softplus"
+        Hidden activation (one of ACTIVATIONS).
+    output : {"softplus", "logsig", "linear"}, default "softplus"
+        Output activation (one of OUTPUTS).
+    bias : bool, default False
+        Whether the Linear layers have a bias.
+    batch_norm : bool, default True
+        BatchNorm1d after every Linear layer.
+    mean_normalise : bool, default True
+        Divide each output row by its mean (rows have mean 1).
+
+    Returns
+    -------
+    torch.nn.Sequential
+        The untrained network, with `model.architecture`.
+
+    Raises
+    ------
+    ValueError
+        If a width is not a positive integer, `hidden` is empty, an activation is unknown or a flag
+        is not a bool (the message starts with the argument's name).
+
+    Examples
+    --------
+    >>> from descrambler.nets import deep
+    >>> model = deep(hidden=(80, 80), activation="tanh", bias=True, batch_norm=False,
+    ...              mean_normalise=False)
+    >>> sum(type(m).__name__ == "Linear" for m in model)
+    3
     """
     widths = [positive_int(n_in, "n_in"), *_widths(hidden, "hidden"), positive_int(n_out, "n_out")]
     choice(activation, "activation", ACTIVATIONS)
@@ -98,8 +165,34 @@ def deep(n_in: int = 256, hidden: Sequence[int] = (256,) * 5, n_out: int = 256, 
 def denoiser(n_in: int = 256, hidden: Sequence[int] = (256,), activation: str = "tanh") -> nn.Sequential:
     """A fully connected denoising net: noisy boxed traces (batch, n_in) to clean traces (batch, n_in).
 
-    Linear layers through `hidden` with `activation`, linear output (clean traces, boxed by the noisy
-    trace's range, can leave [0, 1] slightly). Train it with `TrainConfig(target="clean")`.
+    Linear layers through `hidden` with `activation`, linear output (clean traces, boxed by the
+    noisy trace's range, can leave [0, 1] slightly). Train it with ``TrainConfig(target="clean")``.
+
+    Parameters
+    ----------
+    n_in : int, default 256
+        Points of a trace (inputs and outputs).
+    hidden : sequence of int, default (256,)
+        Widths of the hidden layers (at least one).
+    activation : {"tanh", "softplus", "sigmoid", "relu"}, default "tanh"
+        Hidden activation (one of ACTIVATIONS).
+
+    Returns
+    -------
+    torch.nn.Sequential
+        The untrained network, with `model.architecture`.
+
+    Raises
+    ------
+    ValueError
+        If a width is not a positive integer, `hidden` is empty or `activation` is unknown (the
+        message starts with the argument's name).
+
+    Examples
+    --------
+    >>> from descrambler.nets import denoiser
+    >>> denoiser(hidden=(64,))[0].out_features
+    64
     """
     widths = [positive_int(n_in, "n_in"), *_widths(hidden, "hidden"), positive_int(n_in, "n_in")]
     choice(activation, "activation", ACTIVATIONS)

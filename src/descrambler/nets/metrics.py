@@ -38,21 +38,90 @@ def _pair(predicted, true, width_name: str = "true") -> tuple[np.ndarray, np.nda
 
 
 def unit_sum(p: np.ndarray) -> np.ndarray:
-    """Rows of `p` normalised to unit sum (float64); a row summing to zero stays zero."""
+    """Rows of `p` normalised to unit sum (float64); a row summing to zero stays zero.
+
+    Parameters
+    ----------
+    p : array_like
+        Distributions, (n_dist,) or (n, n_dist), any scale.
+
+    Returns
+    -------
+    numpy.ndarray
+        The rows divided by their sums, float64, the shape of `p`.
+
+    Examples
+    --------
+    >>> from descrambler.nets import unit_sum
+    >>> unit_sum([[1.0, 3.0], [0.0, 0.0]]).tolist()
+    [[0.25, 0.75], [0.0, 0.0]]
+    """
     p = np.asarray(p, dtype=np.float64)
     total = p.sum(axis=-1, keepdims=True)
     return np.divide(p, total, out=np.zeros_like(p), where=total != 0)
 
 
 def relative_error(predicted: ArrayLike, true: ArrayLike) -> np.ndarray:
-    """Per row: ||p_hat - p||_2 / ||p||_2 with both rows normalised to unit sum first."""
+    """Per row: the relative error ``||p_hat - p||_2 / ||p||_2``, both rows normalised to unit sum first.
+
+    Parameters
+    ----------
+    predicted : array_like
+        Predicted distributions p_hat, (n_dist,) or (n, n_dist), any scale.
+    true : array_like
+        True distributions p, the same shape.
+
+    Returns
+    -------
+    numpy.ndarray
+        One relative error per row, (n,) (n = 1 for 1-D input).
+
+    Raises
+    ------
+    ValueError
+        If the arrays are not finite or their shapes differ (the message starts with "predicted:"
+        or "true:").
+
+    Examples
+    --------
+    >>> from descrambler.nets import relative_error
+    >>> relative_error([0.5, 0.5], [1.0, 0.0]).round(4).tolist()
+    [0.7071]
+    """
     predicted, true = _pair(predicted, true)
     p_hat, p = unit_sum(predicted), unit_sum(true)
     return np.linalg.norm(p_hat - p, axis=1) / np.linalg.norm(p, axis=1)
 
 
 def peak_error(predicted: ArrayLike, true: ArrayLike, r: ArrayLike) -> np.ndarray:
-    """Per row: |r[argmax p_hat] - r[argmax p]|, nm, the error of the main-peak position."""
+    """Per row: ``|r[argmax p_hat] - r[argmax p]|``, nm, the error of the main-peak position.
+
+    Parameters
+    ----------
+    predicted : array_like
+        Predicted distributions p_hat, (n_dist,) or (n, n_dist).
+    true : array_like
+        True distributions p, the same shape.
+    r : array_like
+        Distance axis, nm, (n_dist,).
+
+    Returns
+    -------
+    numpy.ndarray
+        One error per row, nm, in whole steps of the distance grid.
+
+    Raises
+    ------
+    ValueError
+        If the arrays are not finite, their shapes differ, or `r` does not have one distance per
+        point (the message starts with the argument's name).
+
+    Examples
+    --------
+    >>> from descrambler.nets import peak_error
+    >>> peak_error([[0, 1, 0]], [[1, 0, 0]], [2.0, 2.5, 3.0]).tolist()
+    [0.5]
+    """
     predicted, true = _pair(predicted, true)
     r = as_array(r, "r", ndim=1)
     if r.size != true.shape[1]:
@@ -63,10 +132,35 @@ def peak_error(predicted: ArrayLike, true: ArrayLike, r: ArrayLike) -> np.ndarra
 def summary(predicted: ArrayLike, true: ArrayLike, r: ArrayLike) -> dict:
     """Medians (and quartiles, mean and SD of the relative error) of the metrics over the rows.
 
-    The mean and sample SD of the relative error are what the 2018 DEERNet paper reports (its Table 2).
+    The mean and sample SD of the relative error are what the 2018 DEERNet paper reports (its
+    Table 2). The peak error comes in whole steps of the distance grid (0.0186 nm by default), so its
+    median moves in steps; its mean is reported as well.
 
-    The peak error comes in whole steps of the distance grid (0.0186 nm by default), so its median
-    moves in steps; its mean is reported as well.
+    Parameters
+    ----------
+    predicted : array_like
+        Predicted distributions, (n_dist,) or (n, n_dist).
+    true : array_like
+        True distributions, the same shape.
+    r : array_like
+        Distance axis, nm, (n_dist,).
+
+    Returns
+    -------
+    dict
+        "median_rel_error", "rel_error_q25", "rel_error_q75", "mean_rel_error", "sd_rel_error" (NaN
+        for one row), "median_peak_error_nm", "mean_peak_error_nm" (nm) and "n" (rows).
+
+    Raises
+    ------
+    ValueError
+        As `relative_error` and `peak_error` (the message starts with the argument's name).
+
+    Examples
+    --------
+    >>> from descrambler.nets import summary
+    >>> summary([[1, 2, 1], [1, 1, 0]], [[1, 2, 1], [0, 1, 1]], [2.0, 2.5, 3.0])["median_rel_error"]
+    0.5
     """
     errors = relative_error(predicted, true)
     peaks = peak_error(predicted, true, r)
@@ -82,11 +176,65 @@ def summary(predicted: ArrayLike, true: ArrayLike, r: ArrayLike) -> dict:
 @functools.lru_cache(maxsize=4)
 def validation_library(config: LibraryConfig | None = None, n: int = N_VALIDATION,
                        seed: int = VALIDATION_SEED) -> Library:
-    """The fixed validation library (cached; treat it as read-only): `n` traces of `config`, `seed`."""
+    """The fixed validation library: `n` traces of `config` with `seed` (cached; treat it as read-only).
+
+    Parameters
+    ----------
+    config : LibraryConfig or None, default None
+        The recipe; None: LibraryConfig().
+    n : int, default 5000
+        Number of traces (N_VALIDATION).
+    seed : int, default VALIDATION_SEED
+        Random seed (20210202), distinct from every training library's seed.
+
+    Returns
+    -------
+    Library
+        The validation traces (shared between calls: do not modify it).
+
+    Raises
+    ------
+    ValueError
+        If `n` is not a positive integer, or `config` or `seed` is invalid as in
+        `descrambler.deer.make_library` (the message starts with the argument's name).
+
+    Examples
+    --------
+    >>> from descrambler.nets import validation_library
+    >>> len(validation_library(n=100))
+    100
+    """
     return make_library(positive_int(n, "n"), LibraryConfig() if config is None else config, seed)
 
 
 def evaluate(model: torch.nn.Module, library: Library | None = None) -> dict:
-    """`summary` of `model`'s predictions on `library` (default: the validation library)."""
+    """The `summary` of `model`'s predictions on a library.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A trained network whose input width is the library's n_time.
+    library : Library or None, default None
+        The traces and true distributions; None: the validation library (`validation_library()`,
+        5000 traces).
+
+    Returns
+    -------
+    dict
+        The keys of `summary` ("median_rel_error", "median_peak_error_nm", ...).
+
+    Raises
+    ------
+    ValueError
+        If the traces do not fit the network, or it returns NaN or infinity (the message starts with
+        the argument's name: "traces:" or "model:").
+
+    Examples
+    --------
+    >>> from descrambler.nets import evaluate, two_layer, validation_library
+    >>> result = evaluate(two_layer(), validation_library(n=100))
+    >>> result["n"]
+    100
+    """
     library = validation_library() if library is None else library
     return summary(predict(model, library.traces), library.distributions, library.r)

@@ -60,11 +60,40 @@ def _plain(value):
 
 
 def save(model: nn.Module, path: str | os.PathLike, metadata: dict | None = None) -> Path:
-    """Write `model`'s weights and their record to `path` (safetensors, one atomic write) and a readable
-    copy of the record to the sidecar; return the sidecar path.
+    """Write a model's weights and their record to a safetensors file, and a readable JSON sidecar.
 
-    `model` must come from `two_layer`, `deep` or `denoiser`; `metadata` is any JSON-ready mapping
-    (dataclasses and numpy values are converted), conventionally `train_config`, `seed`, `metrics`.
+    One atomic write: an interrupted save leaves the old file or the new one, never a mix. The
+    record (format, architecture, SHA-256 of the tensor data, versions, `metadata`) lives in the
+    safetensors header; the sidecar ``path + ".json"`` is a readable copy that `load` never needs.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A network built by `two_layer`, `deep` or `denoiser`.
+    path : str or os.PathLike
+        The weights file, conventionally ``*.safetensors``.
+    metadata : dict or None, default None
+        Any JSON-ready mapping (dataclasses and numpy values are converted), conventionally
+        `train_config`, `seed`, `metrics`.
+
+    Returns
+    -------
+    pathlib.Path
+        The sidecar's path.
+
+    Raises
+    ------
+    ValueError
+        If `model` was not built here, or `metadata` is not a dict or not JSON-ready (the message
+        starts with the argument's name).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from descrambler.nets import save, two_layer
+    >>> path = os.path.join(tempfile.mkdtemp(), "net.safetensors")
+    >>> save(two_layer(), path, {"seed": 0}).name
+    'net.safetensors.json'
     """
     architecture = architecture_of(model)
     if metadata is not None and not isinstance(metadata, dict):
@@ -155,11 +184,37 @@ def _check_sizes(architecture, data: bytes, path: Path) -> None:
 
 
 def load(path: str | os.PathLike) -> nn.Sequential:
-    """The model saved at `path`, on the CPU in evaluation mode; its recorded metadata in `.metadata`.
+    """The model saved at `path` by `save`, on the CPU in evaluation mode.
 
-    Raises ValueError for a missing, pickled, truncated or corrupted file, a record whose hash does not
-    match the tensors, a record that asks for absurd sizes, weights that do not fit the recorded
-    architecture, and weights that are not finite. The sidecar is not read.
+    Nothing is ever unpickled: pickle and torch.save files are refused; the hash and the sizes the
+    record asks for are checked against the tensors before anything is allocated; the architecture is
+    rebuilt from the record. The sidecar is not read.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The safetensors file written by `save`.
+
+    Returns
+    -------
+    torch.nn.Sequential
+        The network; its recorded metadata in `model.metadata`.
+
+    Raises
+    ------
+    ValueError
+        If the file is missing, pickled, truncated or corrupted, its record's hash does not match the
+        tensors, the record asks for absurd sizes, the weights do not fit the recorded architecture,
+        or they are not finite (the message starts with "path:").
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from descrambler.nets import load, save, two_layer
+    >>> path = os.path.join(tempfile.mkdtemp(), "net.safetensors")
+    >>> _ = save(two_layer(), path, {"seed": 0})
+    >>> load(path).metadata
+    {'seed': 0}
     """
     path = Path(path)
     if not path.is_file():

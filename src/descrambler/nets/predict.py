@@ -38,12 +38,40 @@ def outputs(model: nn.Module, x: np.ndarray, batch_size: int = 8192) -> np.ndarr
 
 
 def predict(model: nn.Module, traces: ArrayLike, batch_size: int = 8192) -> np.ndarray:
-    """Distance distributions (float64, each row sums to 1) for boxed `traces`, (N, n_in) or (n_in,).
+    """Distance distributions from a trained net for boxed traces.
 
-    Negative outputs (a linear output layer rings below zero) are set to zero before normalising:
-    a distance distribution is non-negative. A row with no positive output at all becomes the
-    uniform distribution (no information), which the relative-error metric scores as a failure.
-    A network that returns NaN or infinity raises ValueError instead of returning such rows.
+    Negative outputs (a linear output layer rings below zero) are set to zero before normalising: a
+    distance distribution is non-negative. A row with no positive output at all becomes the uniform
+    distribution (no information), which the relative-error metric scores as a failure.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A network built by `two_layer`, `deep` or `denoiser` (any Sequential with a first Linear).
+    traces : array_like
+        Boxed traces (values in [0, 1]), (N, n_in) or one trace (n_in,).
+    batch_size : int, default 8192
+        Traces per forward pass.
+
+    Returns
+    -------
+    numpy.ndarray
+        Distributions, float64, each row summing to 1: (N, n_out), or (n_out,) for one trace.
+
+    Raises
+    ------
+    ValueError
+        If `traces` is not finite, empty or of the wrong width, `batch_size` is not a positive
+        integer, or the network returns NaN or infinity ("model: ..."; the message says whether its
+        weights are finite) (the message starts with the argument's name).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from descrambler.nets import predict, two_layer
+    >>> p = predict(two_layer(), np.linspace(1, 0, 256))
+    >>> p.shape, round(float(p.sum()), 6)
+    ((256,), 1.0)
     """
     single = np.ndim(traces) == 1
     x = check_inputs(model, np.atleast_2d(traces) if single else traces, "traces")

@@ -66,10 +66,39 @@ def _tapping(model: nn.Module) -> Iterator[None]:
 
 
 def wiretap(model: nn.Module, x: ArrayLike, layer: int, where: str = "pre", bias: bool = False) -> np.ndarray:
-    """Inner signals S (n_neurons, N), float64, of hidden layer `layer` for inputs `x` (N, n_in).
+    """Inner signals S of hidden layer `layer` for inputs `x`: neurons in rows, examples in columns.
 
-    `where="pre"`: W h (+ b if `bias`), h being the layer's input; `where="post"`: the activation
-    (and normalisation) applied to that.
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A Sequential network built by `two_layer`, `deep` or `denoiser`.
+    x : array_like
+        Inputs (boxed traces), (N, n_in).
+    layer : int
+        Hidden layer k, from 1: the output of the k-th `nn.Linear`.
+    where : {"pre", "post"}, default "pre"
+        "pre": W h (+ b if `bias`), h being the layer's input; "post": the activation (and
+        normalisation) applied to that.
+    bias : bool, default False
+        Include the Linear layer's bias in the signal.
+
+    Returns
+    -------
+    numpy.ndarray
+        S, float64, (n_neurons, N).
+
+    Raises
+    ------
+    ValueError
+        If `layer` is not 1 .. the number of Linear layers, `where` is unknown, `bias` is not a bool,
+        or `x` does not fit the model (the message starts with the argument's name).
+
+    Examples
+    --------
+    >>> from descrambler.deer import make_library
+    >>> from descrambler.nets import two_layer, wiretap
+    >>> wiretap(two_layer(), make_library(4).traces, layer=1).shape
+    (80, 4)
     """
     start, stop = _check(model, layer, where, bias)
     x = check_inputs(model, x, "x")
@@ -87,10 +116,47 @@ def _chunks(x, chunk_size: int) -> Iterable:
 
 def gram(model: nn.Module, x: ArrayLike, layer: int, where: str = "pre", bias: bool = False,
          chunk_size: int = 65536) -> np.ndarray:
-    """S S^T (n_neurons, n_neurons), float64, streamed: S is never held in memory.
+    """The Gram matrix S S^T of a layer's inner signals, streamed: S is never held in memory.
 
-    `x` is an array (N, n_in), processed `chunk_size` rows at a time, or any iterable of such
-    arrays, e.g. `(lib.traces for lib in iter_library(10**6))`. Products are accumulated in float64.
+    Products are accumulated in float64. Signals as in `wiretap`.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A Sequential network built by `two_layer`, `deep` or `denoiser`.
+    x : array_like or iterable of array_like
+        Inputs (N, n_in), processed `chunk_size` rows at a time, or any iterable of such arrays, e.g.
+        ``(lib.traces for lib in iter_library(10**6))``.
+    layer : int
+        Hidden layer k, from 1: the output of the k-th `nn.Linear`.
+    where : {"pre", "post"}, default "pre"
+        Tap before or after the activation (see `wiretap`).
+    bias : bool, default False
+        Include the Linear layer's bias in the signal.
+    chunk_size : int, default 65536
+        Rows per forward pass when `x` is an array.
+
+    Returns
+    -------
+    numpy.ndarray
+        S S^T, float64, (n_neurons, n_neurons).
+
+    Raises
+    ------
+    ValueError
+        If `x` holds no traces or a chunk does not fit the model, `chunk_size` is not a positive
+        integer, or `layer`, `where` or `bias` is invalid as in `wiretap` (the message starts with
+        the argument's name).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from descrambler.deer import make_library
+    >>> from descrambler.nets import gram, two_layer, wiretap
+    >>> model, x = two_layer(), make_library(4).traces
+    >>> S = wiretap(model, x, layer=1)
+    >>> np.allclose(gram(model, x, layer=1), S @ S.T)
+    True
     """
     start, stop = _check(model, layer, where, bias)
     chunk_size = positive_int(chunk_size, "chunk_size")
