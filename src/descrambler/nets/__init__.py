@@ -3,7 +3,8 @@
 Modules: `architectures` (two_layer, deep, denoiser), `training` (TrainConfig, train), `predict`,
 `band` (an ensemble's mean distribution and 95 % band, and the band's coverage),
 `metrics` (relative error, peak error, the validation library), `wiretap` (inner signals, streamed
-Gram matrices), `modelfile` (safetensors + JSON sidecar), `cache` (train_or_load, train_or_load_many).
+Gram matrices), `modelfile` (safetensors with their record inside), `cache` (train_or_load,
+train_or_load_many, train_or_load_jobs).
 """
 
 from .architectures import deep, denoiser, two_layer

@@ -31,7 +31,7 @@ from .architectures import build
 from .modelfile import load, save
 from .training import DEFAULT_TRAIN_CONFIG, TrainConfig, resolve_device, train
 
-#: The book's default network: `two_layer()` with its default arguments.
+#: The book's default network, `two_layer()` with its default arguments.
 DEFAULT_ARCHITECTURE = {"name": "two_layer", "arguments": {}}
 _PACKAGE = Path(__file__).resolve().parent.parent
 #: The source files, relative to the package, whose code determines a trained network's weights.
@@ -78,7 +78,40 @@ def _train_in_worker(seed: int, architecture: dict | None, config: TrainConfig |
 
 def train_or_load_many(seeds: Sequence[int], architecture: dict | None = None, config: TrainConfig | None = None,
                        workers: int | None = None, progress: bool | None = None) -> list[tuple[nn.Module, dict]]:
-    """`train_or_load` for each of `seeds` (one architecture and configuration): `train_or_load_jobs`."""
+    """`train_or_load` for each of several seeds of one architecture and configuration.
+
+    Parameters
+    ----------
+    seeds : sequence of int
+        Training seeds (each >= 0).
+    architecture : dict or None, default None
+        {"name", "arguments"} record of the network (None: the book's `two_layer()`).
+    config : TrainConfig or None, default None
+        How to train (None: `DEFAULT_TRAIN_CONFIG`).
+    workers : int or None, default None
+        Training processes (None: one per core).
+    progress : bool or None, default None
+        Show a progress bar (None: only in a terminal or notebook).
+
+    Returns
+    -------
+    list of (torch.nn.Module, dict)
+        Each seed's network and metadata, as `train_or_load` returns them (see `train_or_load_jobs`).
+
+    Raises
+    ------
+    ValueError
+        If `seeds` is empty or holds a negative or non-integer seed, or as `train_or_load_jobs` (the
+        message starts with the argument's name).
+
+    Examples
+    --------
+    >>> from descrambler.nets import TrainConfig, train_or_load_many
+    >>> tiny = TrainConfig(epochs=1, n_train=1000, batch_size=100, n_validation=200)
+    >>> nets = train_or_load_many([1, 2], {"name": "two_layer", "arguments": {"n_hidden": 8}}, tiny)
+    >>> len(nets)
+    2
+    """
     seeds = [non_negative_int(seed, "seeds") for seed in seeds]
     if not seeds:
         raise ValueError("seeds: need at least one seed")
@@ -87,12 +120,45 @@ def train_or_load_many(seeds: Sequence[int], architecture: dict | None = None, c
 
 def train_or_load_jobs(jobs: Sequence[tuple[dict | None, TrainConfig | None, int]], workers: int | None = None,
                        progress: bool | None = None) -> list[tuple[nn.Module, dict]]:
-    """`train_or_load(seed, architecture, config)` for each (architecture, config, seed) of `jobs`, training the
-    networks missing from the cache first, in parallel worker processes (`workers`, default one per core, each
-    on one torch thread; the costliest first, so that networks of different sizes share the cores well). The
-    weights are those `train_or_load` gives. An interrupted call keeps every network already trained (each is
-    written to the cache atomically), so calling it again continues where it stopped. "from_cache" is False
-    for the networks this call trained."""
+    """Cached networks of several architectures and configurations, the missing ones trained in parallel.
+
+    The networks missing from the cache are trained first, in parallel worker processes, each on one
+    torch thread, the costliest first so that networks of different sizes share the cores well; then
+    every network is loaded with `train_or_load`. The weights are those `train_or_load` gives. An
+    interrupted call keeps every network already trained (each is written to the cache atomically), so
+    calling it again continues where it stopped.
+
+    Parameters
+    ----------
+    jobs : sequence of (dict or None, TrainConfig or None, int)
+        (architecture, config, seed) of each network, as `train_or_load` takes them.
+    workers : int or None, default None
+        Training processes (None: one per core).
+    progress : bool or None, default None
+        Show a progress bar (None: only in a terminal or notebook).
+
+    Returns
+    -------
+    list of (torch.nn.Module, dict)
+        Each job's network and metadata; "from_cache" is False for the networks this call trained.
+
+    Raises
+    ------
+    ValueError
+        If `jobs` is empty, a seed is negative, `workers` is not a positive integer, or the cache folder
+        cannot be written ("cache: ..."; checked before any training) (the message starts with the
+        argument's name).
+
+    Examples
+    --------
+    >>> from descrambler.nets import TrainConfig, train_or_load_jobs
+    >>> tiny = TrainConfig(epochs=1, n_train=1000, batch_size=100, n_validation=200)
+    >>> jobs = [({"name": "two_layer", "arguments": {"n_hidden": 8}}, tiny, 1),
+    ...         ({"name": "deep", "arguments": {"hidden": [8, 8], "activation": "tanh", "output": "logsig",
+    ...                                          "bias": True, "batch_norm": False, "mean_normalise": False}}, tiny, 1)]
+    >>> [model.architecture["name"] for model, _ in train_or_load_jobs(jobs)]
+    ['two_layer', 'deep']
+    """
     jobs = [(architecture, config, non_negative_int(seed, "seed")) for architecture, config, seed in jobs]
     if not jobs:
         raise ValueError("jobs: need at least one (architecture, config, seed)")
@@ -121,15 +187,48 @@ def train_or_load_jobs(jobs: Sequence[tuple[dict | None, TrainConfig | None, int
 
 def train_or_load(seed: int = 0, architecture: dict | None = None, config: TrainConfig | None = None,
                   device="cpu", progress: bool | None = None) -> tuple[nn.Module, dict]:
-    """The model `train(build(architecture), config, seed)` would give, from the cache when present.
+    """The trained network `train(build(architecture), config, seed)` would give, from the cache when present.
 
-    `architecture` is {"name": "two_layer" | "deep" | "denoiser", "arguments": {...}} (default: the
-    book's two-layer net), `config` defaults to DEFAULT_TRAIN_CONFIG. Returns the model on the CPU in
-    evaluation mode and its metadata (train configuration, seed, final metrics, history, cache key,
-    `from_cache`). A cached file that is corrupted or belongs to another request is reported with a
-    warning and replaced by a fresh training, never used. The cache folder is checked for writing
-    before training; a lock file beside the model makes a second process asking for the same network
-    wait for the first and load its result instead of training it again.
+    A cached file that is corrupted or belongs to another request is reported with a warning and replaced
+    by a fresh training, never used. The cache folder (`$DESCRAMBLER_CACHE`, default
+    ~/.cache/descrambler) is checked for writing before training; a lock file beside the model makes a
+    second process asking for the same network wait for the first and load its result.
+
+    Parameters
+    ----------
+    seed : int, default 0
+        Training seed (>= 0): the random start, the training library and the batch order.
+    architecture : dict or None, default None
+        {"name": "two_layer" | "deep" | "denoiser", "arguments": {...}} (None: the book's `two_layer()`).
+    config : TrainConfig or None, default None
+        How to train (None: `DEFAULT_TRAIN_CONFIG`).
+    device : str, default "cpu"
+        "cpu" or "cuda"; a GPU-trained network is cached apart from the CPU-reproducible one.
+    progress : bool or None, default None
+        Show a progress bar while training (None: only in a terminal or notebook).
+
+    Returns
+    -------
+    model : torch.nn.Module
+        The network on the CPU in evaluation mode.
+    metadata : dict
+        Training configuration, seed, final metrics, history, cache key, "from_cache" and "path".
+
+    Raises
+    ------
+    ValueError
+        If `seed` is negative, `architecture` or `config` is malformed, `device` is unavailable, or the
+        cache folder cannot be written ("cache: ...") (the message starts with the argument's name).
+    TrainingDiverged
+        If the training diverges.
+
+    Examples
+    --------
+    >>> from descrambler.nets import TrainConfig, train_or_load
+    >>> tiny = TrainConfig(epochs=1, n_train=1000, batch_size=100, n_validation=200)
+    >>> model, info = train_or_load(2, {"name": "two_layer", "arguments": {"n_hidden": 8}}, tiny)
+    >>> sorted(info["metrics"])[:2]
+    ['mean_peak_error_nm', 'mean_rel_error']
     """
     seed = non_negative_int(seed, "seed")
     model, config, key, path = _request(seed, architecture, config, device)
