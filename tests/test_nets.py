@@ -168,3 +168,15 @@ def test_predict_refuses_to_return_nan_rows():
         model[2].bias[5] = float("nan")
     with pytest.raises(ValueError, match=r"^model: returned NaN or infinite outputs for 3 of 3 traces \(its weights hold NaN"):
         predict(model, np.full((3, 256), 0.5))
+
+
+def test_built_networks_are_networks_that_know_their_architecture():
+    from descrambler.nets import Network
+    from descrambler.nets.architectures import architecture_of
+
+    model = deep(hidden=(8, 8))
+    assert isinstance(model, Network) and isinstance(model, nn.Sequential) and model.metadata == {}
+    assert architecture_of(model) == model.architecture and build(model.architecture).architecture == model.architecture
+    assert model[:2].architecture is None  # a slice is not a built network
+    with pytest.raises(ValueError, match="^model: not built by descrambler.nets"):
+        architecture_of(nn.Sequential(nn.Linear(2, 2)))

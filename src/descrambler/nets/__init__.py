@@ -7,7 +7,7 @@ Gram matrices), `modelfile` (safetensors with their record inside), `cache` (tra
 train_or_load_many, train_or_load_jobs).
 """
 
-from .architectures import deep, denoiser, two_layer
+from .architectures import Network, deep, denoiser, two_layer
 from .band import BandCoverage, EnsemblePrediction, band_coverage, predict_band
 from .cache import DEFAULT_ARCHITECTURE, train_or_load, train_or_load_jobs, train_or_load_many
 from .metrics import (VALIDATION_SEED, evaluate, peak_error, relative_error, summary, unit_sum,
@@ -17,6 +17,6 @@ from .predict import predict
 from .training import DEFAULT_TRAIN_CONFIG, TrainConfig, TrainingDiverged, train
 from .wiretap import gram, wiretap
 
-__all__ = ["two_layer", "deep", "denoiser", "TrainConfig", "TrainingDiverged", "DEFAULT_TRAIN_CONFIG", "DEFAULT_ARCHITECTURE",
+__all__ = ["Network", "two_layer", "deep", "denoiser", "TrainConfig", "TrainingDiverged", "DEFAULT_TRAIN_CONFIG", "DEFAULT_ARCHITECTURE",
            "train", "predict", "predict_band", "EnsemblePrediction", "band_coverage", "BandCoverage", "wiretap", "gram", "save", "load", "train_or_load", "train_or_load_many", "train_or_load_jobs", "relative_error",
            "peak_error", "summary", "unit_sum", "evaluate", "validation_library", "VALIDATION_SEED"]

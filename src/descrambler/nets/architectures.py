@@ -1,4 +1,4 @@
-"""Fully connected DEERNet architectures as `torch.nn.Sequential` models.
+"""Fully connected DEERNet architectures as `Network`s (an `nn.Sequential` that records how it was built).
 
 Every builder records its name and arguments in `model.architecture` so that a model file can
 rebuild the network (`descrambler.nets.modelfile`). Hidden layer k (1-based) is the output of the
@@ -18,6 +18,39 @@ from .._validate import choice, positive_int
 OUTPUTS = ("linear", "logsig", "softplus")
 #: Hidden activations a builder accepts.
 ACTIVATIONS = ("tanh", "softplus", "sigmoid", "relu")
+
+
+class Network(nn.Sequential):
+    """A network built by `two_layer`, `deep` or `denoiser`: an `nn.Sequential` that knows how it was built.
+
+    Parameters
+    ----------
+    *modules : torch.nn.Module
+        The layers, in order.
+    architecture : dict or None, default None
+        {"name", "arguments"}: the builder and its arguments (`build` rebuilds the network from it); None
+        for a slice of a network (`net[:2]`), which no builder makes.
+
+    Attributes
+    ----------
+    architecture : dict or None
+        As given.
+    metadata : dict
+        What `train_or_load` or `load` recorded about its training (configuration, seed, metrics,
+        history); empty for a network that was only built.
+
+    Examples
+    --------
+    >>> from descrambler.nets import two_layer
+    >>> net = two_layer(n_hidden=8)
+    >>> net.architecture["name"], net.metadata
+    ('two_layer', {})
+    """
+
+    def __init__(self, *modules: nn.Module, architecture: dict | None = None):
+        super().__init__(*modules)
+        self.architecture = architecture
+        self.metadata: dict = {}
 
 
 class MeanNormalise(nn.Module):
@@ -41,7 +74,7 @@ def _widths(hidden, argument: str) -> tuple[int, ...]:
 
 
 def _stack(name: str, arguments: dict, widths: Sequence[int], activation: str, output: str, *,
-           bias: bool = True, batch_norm: bool = False, mean_normalise: bool = False) -> nn.Sequential:
+           bias: bool = True, batch_norm: bool = False, mean_normalise: bool = False) -> Network:
     """Linear layers between consecutive `widths`, each followed by [BatchNorm] and its activation."""
     modules: list[nn.Module] = []
     n_layers = len(widths) - 1
@@ -55,12 +88,10 @@ def _stack(name: str, arguments: dict, widths: Sequence[int], activation: str, o
             modules.append(module)
     if mean_normalise:
         modules.append(MeanNormalise())
-    model = nn.Sequential(*modules)
-    model.architecture = {"name": name, "arguments": arguments}
-    return model
+    return Network(*modules, architecture={"name": name, "arguments": arguments})
 
 
-def two_layer(n_in: int = 256, n_hidden: int = 80, n_out: int = 256, output: str = "logsig") -> nn.Sequential:
+def two_layer(n_in: int = 256, n_hidden: int = 80, n_out: int = 256, output: str = "logsig") -> Network:
     """The paper's analysed DEERNet: Linear(n_in, n_hidden) + tanh + Linear(n_hidden, n_out) + `output`.
 
     The default output is the paper's: "fully connected > sigmoidal function > fully connected >
@@ -80,7 +111,7 @@ def two_layer(n_in: int = 256, n_hidden: int = 80, n_out: int = 256, output: str
 
     Returns
     -------
-    torch.nn.Sequential
+    Network
         The untrained network; `model.architecture` records the builder and its arguments.
 
     Raises
@@ -104,7 +135,7 @@ def two_layer(n_in: int = 256, n_hidden: int = 80, n_out: int = 256, output: str
 
 def deep(n_in: int = 256, hidden: Sequence[int] = (256,) * 5, n_out: int = 256, activation: str = "softplus",
          output: str = "softplus", bias: bool = False, batch_norm: bool = True,
-         mean_normalise: bool = True) -> nn.Sequential:
+         mean_normalise: bool = True) -> Network:
     """A deep fully connected DEERNet; the defaults are the production DEERNet (dist_net.m).
 
     Defaults: six Linear layers of width 256 without bias, each followed by BatchNorm1d and softplus,
@@ -133,7 +164,7 @@ def deep(n_in: int = 256, hidden: Sequence[int] = (256,) * 5, n_out: int = 256, 
 
     Returns
     -------
-    torch.nn.Sequential
+    Network
         The untrained network, with `model.architecture`.
 
     Raises
@@ -162,7 +193,7 @@ def deep(n_in: int = 256, hidden: Sequence[int] = (256,) * 5, n_out: int = 256, 
                   mean_normalise=mean_normalise)
 
 
-def denoiser(n_in: int = 256, hidden: Sequence[int] = (256,), activation: str = "tanh") -> nn.Sequential:
+def denoiser(n_in: int = 256, hidden: Sequence[int] = (256,), activation: str = "tanh") -> Network:
     """A fully connected denoising net: noisy boxed traces (batch, n_in) to clean traces (batch, n_in).
 
     Linear layers through `hidden` with `activation`, linear output (clean traces, boxed by the
@@ -179,7 +210,7 @@ def denoiser(n_in: int = 256, hidden: Sequence[int] = (256,), activation: str = 
 
     Returns
     -------
-    torch.nn.Sequential
+    Network
         The untrained network, with `model.architecture`.
 
     Raises
@@ -204,7 +235,7 @@ def denoiser(n_in: int = 256, hidden: Sequence[int] = (256,), activation: str = 
 BUILDERS = {"two_layer": two_layer, "deep": deep, "denoiser": denoiser}
 
 
-def build(architecture: dict) -> nn.Sequential:
+def build(architecture: dict) -> Network:
     """Rebuild a model (fresh weights) from a `model.architecture` record {"name", "arguments"}."""
     if not isinstance(architecture, dict) or set(architecture) != {"name", "arguments"}:
         raise ValueError(f"architecture: expected {{'name': ..., 'arguments': {{...}}}}, got {architecture!r}")
@@ -218,7 +249,7 @@ def build(architecture: dict) -> nn.Sequential:
 def architecture_of(model: nn.Module) -> dict:
     """The {"name", "arguments"} record of a model built here; ValueError for any other model."""
     record = getattr(model, "architecture", None)
-    if not isinstance(model, nn.Sequential) or not isinstance(record, dict):
+    if not isinstance(model, Network) or not isinstance(record, dict):
         raise ValueError("model: not built by descrambler.nets (two_layer, deep or denoiser), so it "
                          "cannot be rebuilt from a file")
     return record
