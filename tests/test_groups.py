@@ -381,3 +381,18 @@ def test_importing_groups_does_not_load_torch():
     code = "import descrambler.groups, sys; assert 'torch' not in sys.modules, 'torch was imported'"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_every_descrambler_returns_a_group_result_and_permutations_their_order_and_signs():
+    from descrambler.groups import DescrambleResult, GroupResult, PermutationResult
+
+    rng = np.random.default_rng(21)
+    S = np.sin(np.linspace(0, np.pi, 7))[:, None] * rng.standard_normal((1, 40)) + 0.01 * rng.standard_normal((7, 40))
+    shuffle = signed_permutation_matrix(rng.permutation(7), rng.choice([-1.0, 1.0], 7))
+    permuted = permutation_descramble(shuffle @ S)
+    assert isinstance(permuted, PermutationResult) and isinstance(permuted, DescrambleResult)
+    np.testing.assert_array_equal(permuted.P, signed_permutation_matrix(permuted.order, permuted.signs))
+    assert sorted(permuted.order) == list(range(7)) and set(np.abs(permuted.signs)) == {1}
+    results = [descramble(S, "exact"), diagonal_descramble(rng.standard_normal((5, 5))), permuted]
+    assert all(isinstance(r, GroupResult) for r in results)
+    assert not isinstance(results[0], PermutationResult)

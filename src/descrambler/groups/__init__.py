@@ -11,18 +11,21 @@
 Pure numpy and scipy: importing it does not load torch (the torch side is `descrambler.layers`).
 
 Signals S have neurons in rows (n, N); every function that takes S also takes the Gram matrix
-S S^T with `gram=True`.
+S S^T with `gram=True`. Every descrambler returns a `GroupResult` (module `result`): `DescrambleResult`
+(smoothness), its subclass `PermutationResult` (with the order and signs of the signed permutation) or
+`DiagonalResult` (diagonality).
 """
 
 from .diagonal import DiagonalResult, diagonal_descramble
 from .haar import random_rotation
 from .network import second_layer_gram, second_layer_signals
 from .objective import smoothness_objective
-from .permutation import permutation_descramble, signed_permutation_matrix, symmetry_between
+from .permutation import PermutationResult, permutation_descramble, signed_permutation_matrix, symmetry_between
+from .result import GroupResult
 from .solve import DescrambleResult, descramble
 
 __all__ = [
-    "DescrambleResult", "DiagonalResult", "descramble",
+    "GroupResult", "DescrambleResult", "PermutationResult", "DiagonalResult", "descramble",
     "diagonal_descramble", "permutation_descramble", "random_rotation", "second_layer_gram", "second_layer_signals",
     "signed_permutation_matrix", "smoothness_objective", "symmetry_between",
 ]

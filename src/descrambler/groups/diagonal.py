@@ -12,13 +12,14 @@ from .._validate import as_array, choice, positive, positive_int
 from .cayley import SINGLE_THREADED, ChartProblem, trust_region
 from .exact import rotational_procrustes
 from .objective import check_orthogonal
+from .result import GroupResult
 
 CRITERIA = ("sum", "normsq")
 METHODS = ("polar", "cayley")
 
 
 @dataclasses.dataclass(frozen=True)
-class DiagonalResult:
+class DiagonalResult(GroupResult):
     """A rotation P in SO(n) that makes P W most diagonal, and the criterion it reaches.
 
     Returned by `diagonal_descramble`.
@@ -56,16 +57,7 @@ class DiagonalResult:
     ('polar', True)
     """
 
-    P: np.ndarray
-    objective: float
-    bound: float
-    history: np.ndarray
-    iterations: int
-    seconds: float
     criterion: str
-    method: str
-    converged: bool
-    message: str
 
 
 def diagonal_criterion(P: np.ndarray, W: np.ndarray, criterion: str) -> float:
@@ -174,10 +166,10 @@ def diagonal_descramble(W: ArrayLike, criterion: str = "sum", method: str | None
     if method == "polar":
         P = rotational_procrustes(W)[0]
         f = diagonal_criterion(P, W, criterion)
-        return DiagonalResult(P, f, bound, np.array([f]), 0, time.perf_counter() - start, criterion,
-                              method, True, "closed form")
+        return DiagonalResult(P, f, bound, np.array([f]), 0, time.perf_counter() - start, method, True,
+                              "closed form", criterion)
     out = trust_region(diagonal_problem(W, criterion), P0, max_iter=max_iter, ftol=tol,
                        progress=progress, report=lambda f: f"criterion {-f:.6g}")
     f = diagonal_criterion(out.P, W, criterion)
     return DiagonalResult(out.P, f, bound, -out.history, out.iterations, time.perf_counter() - start,
-                          criterion, method, out.converged, out.message)
+                          method, out.converged, out.message, criterion)

@@ -19,6 +19,7 @@ problem; this module solves it heuristically:
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
@@ -30,6 +31,59 @@ from .cayley import SINGLE_THREADED
 from .exact import degeneracy
 from .objective import trace_objective
 from .solve import DescrambleResult, prepare
+
+
+@dataclasses.dataclass(frozen=True)
+class PermutationResult(DescrambleResult):
+    """A signed permutation that makes the signals smooth: an exact symmetry of a tanh layer.
+
+    Returned by `permutation_descramble`. Its P is `signed_permutation_matrix(order, signs)`: row i of
+    P S is signal `order[i]` times `signs[i]`. `bound` is the optimum over all of SO(n), which a
+    permutation reaches only exceptionally; `ratio` says how far it stays above it.
+
+    Attributes
+    ----------
+    P : numpy.ndarray
+        (n, n) signed permutation matrix.
+    objective : float
+        eta(P), the normalised smoothness.
+    bound : float
+        The exact global minimum of eta over SO(n).
+    history : numpy.ndarray
+        Objective after each accepted local-search move, starting value first.
+    iterations : int
+        Accepted local-search moves.
+    seconds : float
+        Wall time of the call, s.
+    method : str
+        "permutation".
+    converged : bool
+        Whether the local search ended at a local optimum.
+    message : str
+        The stopping reason (and a note when det P is -1).
+    unique : bool
+        Always False: a local optimum, not a proven global one.
+    degeneracy : str
+        The symmetries that give equally good permutations, in words.
+    rank : int
+        Numerical rank of S S^T.
+    order : numpy.ndarray
+        (n,) the signal placed in each row.
+    signs : numpy.ndarray
+        (n,) the sign (+1 or -1) of each row.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from descrambler.groups import permutation_descramble, signed_permutation_matrix
+    >>> S = np.sin(np.linspace(0, np.pi, 6))[:, None] * np.ones((6, 3))
+    >>> result = permutation_descramble(S[[3, 0, 5, 1, 4, 2]])
+    >>> bool(np.allclose(result.P, signed_permutation_matrix(result.order, result.signs)))
+    True
+    """
+
+    order: np.ndarray
+    signs: np.ndarray
 
 
 def signed_permutation_matrix(order: np.ndarray, signs: np.ndarray) -> np.ndarray:
@@ -288,11 +342,11 @@ def permutation_descramble(S: ArrayLike, *, gram: bool = False, derivative: str 
                   if derivative == "fourier" else "reversal of the order and a global sign")
     message = ("local optimum of swaps and sign flips" if converged else
                f"stopped after {max_moves} moves") + note
-    return DescrambleResult(P, objective, problem.bound, np.asarray(history), len(history) - 1,
-                            time.perf_counter() - start_time, "permutation", converged, message,
-                            False, f"a signed permutation found by seriation and local search (a "
-                            f"local optimum, not a proven global one); equally good: {symmetries}.",
-                            degeneracy(problem.lam, problem.mu).rank)
+    return PermutationResult(P, objective, problem.bound, np.asarray(history), len(history) - 1,
+                             time.perf_counter() - start_time, "permutation", converged, message,
+                             False, f"a signed permutation found by seriation and local search (a "
+                             f"local optimum, not a proven global one); equally good: {symmetries}.",
+                             degeneracy(problem.lam, problem.mu).rank, np.asarray(order), np.asarray(signs))
 
 
 def _open_path(cycle: np.ndarray, dummy: int) -> np.ndarray:

@@ -13,6 +13,7 @@ from .cayley import SINGLE_THREADED, lbfgs_reference, smoothness_problem, trust_
 from .exact import closest_optimum, degeneracy
 from .objective import (DERIVATIVES, _check_size, check_orthogonal, normalise_gram, signal_gram,
                         smoothness_eigen, smoothness_operator, trace_objective)
+from .result import GroupResult
 
 METHODS = ("cayley", "exact")
 #: An optimum below ZERO_OPTIMUM_ULPS n^2 eps is zero to rounding: eta of normalised L and C is
@@ -27,11 +28,11 @@ def zero_level(n: int) -> float:
 
 
 @dataclasses.dataclass(frozen=True)
-class DescrambleResult:
-    """A descrambling rotation and how it was found.
+class DescrambleResult(GroupResult):
+    """A descrambling rotation of the smoothness objective and how it was found.
 
-    Returned by `descramble` and `permutation_descramble`. `ratio` (objective / bound, 1 is optimal)
-    and `ratio_note` are properties.
+    Returned by `descramble` (a `GroupResult`; `permutation_descramble` returns its subclass
+    `PermutationResult`). `ratio` (objective / bound, 1 is optimal) and `ratio_note` are properties.
 
     Attributes
     ----------
@@ -73,15 +74,6 @@ class DescrambleResult:
     ((8, 8), 1.0, 'exact')
     """
 
-    P: np.ndarray
-    objective: float
-    bound: float
-    history: np.ndarray
-    iterations: int
-    seconds: float
-    method: str
-    converged: bool
-    message: str
     unique: bool
     degeneracy: str
     rank: int
