@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from descrambler.groups import (descramble, diagonal_descramble, permutation_descramble,
+from descrambler.groups import (descramble, diagonal_descramble, permutation_descramble, random_rotation,
                                 second_layer_gram, second_layer_signals, signed_permutation_matrix,
                                 smoothness_objective, symmetry_between)
 from descrambler.groups.cayley import (cayley, chart_gradient, generator, lower_triangle,
@@ -15,25 +15,12 @@ from descrambler.groups.exact import degeneracy
 from descrambler.groups.objective import derivative_matrix
 from descrambler.groups.permutation import move_deltas
 from descrambler.groups.solve import prepare
-
-
-def random_rotation(n: int, rng: np.random.Generator) -> np.ndarray:
-    Q, R = np.linalg.qr(rng.standard_normal((n, n)))
-    Q = Q * np.sign(np.diag(R))
-    if np.linalg.det(Q) < 0:
-        Q[:, 0] = -Q[:, 0]
-    return Q
+from descrambler.toys import smooth_signals
 
 
 def smooth_toys(n: int, count: int, rng: np.random.Generator) -> np.ndarray:
     """Columns: periodic Gaussian peaks and low-order sinusoids on n points (signals along rows)."""
-    x = 2 * np.pi * np.arange(n)[:, None] / n
-    centres = rng.uniform(0, 2 * np.pi, count // 2)
-    widths = rng.uniform(0.3, 0.8, count // 2)
-    peaks = np.exp((np.cos(x - centres) - 1) / widths**2)
-    k = rng.integers(1, 4, count - count // 2)
-    waves = np.cos(k * x + rng.uniform(0, 2 * np.pi, k.size))
-    return np.hstack([peaks, waves])
+    return smooth_signals(n, count // 2, count - count // 2, rng, periodic=True)
 
 
 def assert_rotation(P: np.ndarray) -> None:

@@ -2,8 +2,9 @@
 
 Signals (default "library"): random projections of simulated DEER traces, S = W X^T with W
 Gaussian (n x 256) / 16 and X 20000 library traces -- a stand-in for an untrained first layer's
-pre-activation signals: smooth, scrambled, very ill-conditioned. "smooth": Gaussian peaks on n
-points (centres uniform, widths 2 .. n/6 points) scrambled by a random rotation plus 1 % noise.
+pre-activation signals: smooth, scrambled, very ill-conditioned. "smooth": chapter 3's toys
+(`descrambler.toys.smooth_signals`: 2000 Gaussian peaks and 2000 low-frequency cosines on n points)
+scrambled by a random rotation, plus 1 % noise.
 "gaussian": independent standard normal signals. The methods get the Gram matrix S S^T.
 
 Streamed Gram matrix: `descrambler.nets.gram` of the first layer (80 neurons, before the activation)
@@ -19,6 +20,7 @@ import argparse
 import numpy as np
 
 from .._validate import positive_int
+from ..toys import scramble, smooth_signals
 from . import int_at_least, median_seconds, non_negative_int_arg, positive_int_arg, record
 
 SIGNALS = ("library", "smooth", "gaussian")
@@ -48,10 +50,8 @@ def benchmark_gram(kind: str, n: int, seed: int) -> np.ndarray:
         traces = make_library(20_000, seed=seed + 1).traces.astype(np.float64)
         S = rng.standard_normal((n, traces.shape[1])) / 16 @ traces.T
     elif kind == "smooth":
-        points = np.arange(n)[:, None]
-        S = np.exp(-0.5 * ((points - rng.uniform(0, n, 4000)) / rng.uniform(2, n / 6, 4000)) ** 2)
-        rotation = np.linalg.qr(rng.standard_normal((n, n)))[0]
-        S = rotation @ S + 0.01 * rng.standard_normal(S.shape)
+        S = scramble(smooth_signals(n, 2000, 2000, rng), rng)[0]
+        S = S + 0.01 * rng.standard_normal(S.shape)
     else:
         S = rng.standard_normal((n, 4000))
     return S @ S.T
