@@ -8,7 +8,9 @@ import pytest
 import torch
 
 from descrambler.deer import LibraryConfig, make_library
-from descrambler.nets import DEFAULT_TRAIN_CONFIG, TrainConfig, cache, denoiser, train, two_layer
+from descrambler.laplace import LaplaceConfig, make_laplace
+from descrambler.nets import (DEFAULT_TRAIN_CONFIG, TrainConfig, cache, denoiser, predict, relative_error, train,
+                              two_layer)
 from descrambler.nets.metrics import VALIDATION_SEED
 from descrambler.nets.training import library_seed, targets, training_data
 from descrambler.speech import SpeechConfig, make_speech
@@ -231,3 +233,47 @@ def test_a_diverging_training_says_so_and_names_the_epoch():
                          target="distribution")
     with pytest.raises(TrainingDiverged, match=r"^training diverged in epoch 1 of 3 .*lower learning_rate \(now 1e\+30\)"):
         train(two_layer(n_hidden=8, output="linear"), config, seed=0)
+
+
+LAPLACE = TrainConfig(data="laplace", target="distribution", epochs=2, n_train=3000, batch_size=64, n_validation=300,
+                      laplace=LaplaceConfig(n_time=64, n_tau=48, min_width=0.1))
+
+
+def test_a_net_trains_on_decays():
+    model, history = train(two_layer(64, 16, 48, output="softplus"), LAPLACE, seed=2)
+    assert history["val_rel_error"][-1] < history["initial"]["median_rel_error"] - 0.1
+    assert history["val_peak_error_nm"] == [None, None]  # a peak error would be in decades of tau, not nm
+    decays = make_laplace(LAPLACE.n_validation, LAPLACE.laplace, LAPLACE.validation_seed)
+    error = relative_error(predict(model, decays.traces), decays.distributions)
+    assert history["final"]["median_rel_error"] == pytest.approx(float(np.median(error)), rel=1e-9)
+
+
+@pytest.mark.parametrize("target", ["distribution", "max_0.75"])
+def test_training_data_of_decays_follows_config(target):
+    config = dataclasses.replace(LAPLACE, target=target)
+    x, y = training_data(config, 9)
+    decays = make_laplace(config.n_train, config.laplace, 9)
+    np.testing.assert_array_equal(x, decays.traces)
+    np.testing.assert_array_equal(y, targets(decays, target))
+    assert y.flags["C_CONTIGUOUS"] and y.dtype == np.float32
+
+
+def test_laplace_config_round_trip_and_cache_key():
+    assert TrainConfig.from_dict(json.loads(json.dumps(LAPLACE.to_dict()))) == LAPLACE
+    assert TrainConfig.from_dict({"epochs": 3, "speech": {}}) == TrainConfig(epochs=3)  # records before `laplace`
+    architecture = {"name": "two_layer", "arguments": {"n_in": 64, "n_out": 48}}
+    key = cache.cache_key(architecture, LAPLACE, 0)
+    noisier = dataclasses.replace(LAPLACE, laplace=dataclasses.replace(LAPLACE.laplace, max_noise=0.05))
+    assert key != cache.cache_key(architecture, noisier, 0)
+    assert "laplace.py" in cache.SOURCES
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"data": "laplace", "target": "clean"}, "^target: the laplace data trains relaxation-time distributions"),
+    ({"laplace": {"n_time": 64}}, "^laplace: expected a LaplaceConfig"),
+    ({"laplace": LibraryConfig()}, "^laplace: expected a LaplaceConfig, got LibraryConfig"),
+    ({"data": "laplace", "speech": "speech"}, "^speech: expected a SpeechConfig"),
+])
+def test_bad_laplace_combinations_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**kwargs)

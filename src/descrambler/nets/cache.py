@@ -3,8 +3,9 @@
 Files live under `descrambler._io.cache_dir()`, named by a hash of everything that determines the
 trained weights: the architecture and its arguments, the training (and library) configuration, the
 seed, the package and torch versions, and the source code that computes the weights (SOURCES: the
-simulation, the speech frames, the architectures, the training and the validation it stops on), so a
-change there invalidates the cache and a change elsewhere (model files, wiretaps, measurements) does not.
+simulation, the speech frames, the decays of `laplace`, the architectures, the training and the validation
+it stops on), so a change there invalidates the cache and a change elsewhere (model files, wiretaps,
+measurements) does not.
 """
 
 from __future__ import annotations

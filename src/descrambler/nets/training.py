@@ -1,5 +1,6 @@
-"""Training a net from a random start: Adam or full-batch L-BFGS, on DEERNet's training library or on
-speech-like frames (`descrambler.speech`, for the denoiser)."""
+"""Training a net from a random start: Adam or full-batch L-BFGS, on DEERNet's training library, on
+speech-like frames (`descrambler.speech`, for the denoiser) or on multi-exponential decays
+(`descrambler.laplace`, the inverse Laplace transform)."""
 
 from __future__ import annotations
 
@@ -17,11 +18,12 @@ from torch import nn
 
 from .._validate import choice, non_negative_int, positive, positive_int
 from ..deer import Library, LibraryConfig, make_library
+from ..laplace import LaplaceConfig, LaplaceLibrary, make_laplace
 from ..progress import progress_bar
 from ..speech import SpeechConfig, make_speech
 from .architectures import linear_layers
-from .metrics import N_VALIDATION, VALIDATION_SEED, evaluate, validation_library
-from .predict import outputs
+from .metrics import N_VALIDATION, VALIDATION_SEED, evaluate, relative_error, validation_library
+from .predict import outputs, predict
 
 SCHEDULES = ("cosine", "halving", "constant")
 #: "adam": mini-batch Adam; "lbfgs": full-batch L-BFGS with a strong Wolfe line search, standing in for
@@ -30,9 +32,10 @@ OPTIMISERS = ("adam", "lbfgs")
 #: What the net learns: library distributions (mean 1), distributions scaled to a maximum of 0.75
 #: (the 2018 DEERNet's sigmoid output), or the clean traces (denoiser).
 TARGETS = ("distribution", "max_0.75", "clean")
-#: The training data: DEER traces from `library` ("deer") or speech-like frames from `speech` ("speech":
-#: noisy frames in, clean frames out; target "clean" only).
-DATA = ("deer", "speech")
+#: The training data: DEER traces from `library` ("deer"), speech-like frames from `speech` ("speech":
+#: noisy frames in, clean frames out; target "clean" only) or decays from `laplace` ("laplace": noisy
+#: decays in, relaxation-time distributions out; targets "distribution" and "max_0.75").
+DATA = ("deer", "speech", "laplace")
 
 
 class TrainingDiverged(RuntimeError):
@@ -57,7 +60,10 @@ class TrainConfig:
     "constant". The validation library (`n_validation` traces, `validation_seed`) uses `library`.
     `data` "speech" trains on `n_train` frames of `descrambler.speech.make_speech(n_train, speech, seed)`
     instead (noisy in, clean out; `target` must be "clean"), validated on `n_validation` frames drawn with
-    `validation_seed`; `library` is then unused.
+    `validation_seed`; `library` is then unused. `data` "laplace" trains on decays of
+    `descrambler.laplace.make_laplace(n_train, laplace, seed)` (noisy decays in, distributions out; `target`
+    "distribution" or "max_0.75"), validated by the median relative error on `n_validation` decays drawn
+    with `validation_seed` (no peak error: its unit would be decades of tau, not nm); `library` is unused.
 
     The defaults are the book's choice. Development notes (one-off runs during development, not
     reproduced by a script; chapter 2 and the `training` benchmark measure the chosen defaults):
@@ -88,6 +94,7 @@ class TrainConfig:
     validation_seed: int = VALIDATION_SEED
     data: str = "deer"
     speech: SpeechConfig = SpeechConfig()
+    laplace: LaplaceConfig = LaplaceConfig()
 
     def __post_init__(self):
         for name in ("epochs", "n_train", "batch_size", "halve_every", "n_validation"):
@@ -115,9 +122,14 @@ class TrainConfig:
             raise ValueError(f"speech: expected a SpeechConfig, got {type(self.speech).__name__}")
         if self.data == "speech" and self.target != "clean":
             raise ValueError(f"target: the speech data has clean frames as its only target, got {self.target!r}")
+        if not isinstance(self.laplace, LaplaceConfig):
+            raise ValueError(f"laplace: expected a LaplaceConfig, got {type(self.laplace).__name__}")
+        if self.data == "laplace" and self.target == "clean":
+            raise ValueError("target: the laplace data trains relaxation-time distributions ('distribution' or "
+                             "'max_0.75'), got 'clean'")
 
     def to_dict(self) -> dict:
-        """Plain JSON-ready fields (the library and speech configurations nested)."""
+        """Plain JSON-ready fields (the library, speech and laplace configurations nested)."""
         return dataclasses.asdict(self)
 
     @classmethod
@@ -126,6 +138,7 @@ class TrainConfig:
         fields = dict(fields)
         fields["library"] = LibraryConfig(**fields.get("library", {}))
         fields["speech"] = SpeechConfig(**fields.get("speech", {}))
+        fields["laplace"] = LaplaceConfig(**fields.get("laplace", {}))
         return cls(**fields)
 
 
@@ -155,7 +168,7 @@ def resolve_device(device) -> torch.device:
     return resolved
 
 
-def targets(library: Library, target: str) -> np.ndarray:
+def targets(library: Library | LaplaceLibrary, target: str) -> np.ndarray:
     """Training targets for `library`: see TARGETS."""
     if target == "clean":
         return library.clean
@@ -165,10 +178,13 @@ def targets(library: Library, target: str) -> np.ndarray:
 
 
 def training_data(config: TrainConfig, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(inputs, targets), float32 (n_train, n), of the training library or speech frames drawn from `seed`."""
+    """(inputs, targets), float32 (n_train, n), of the training library, speech frames or decays drawn from `seed`."""
     if config.data == "speech":
         clean, noisy = make_speech(config.n_train, config.speech, seed)
         return noisy, clean
+    if config.data == "laplace":
+        decays = make_laplace(config.n_train, config.laplace, seed)
+        return decays.traces, np.ascontiguousarray(targets(decays, config.target))
     library = make_library(config.n_train, config.library, seed)
     return library.traces, np.ascontiguousarray(targets(library, config.target))
 
@@ -179,9 +195,19 @@ def validation_speech(config: SpeechConfig, n: int, seed: int) -> tuple[np.ndarr
     return make_speech(n, config, seed)
 
 
+@functools.lru_cache(maxsize=4)
+def validation_laplace(config: LaplaceConfig, n: int, seed: int) -> LaplaceLibrary:
+    """The fixed validation decays (cached; treat them as read-only)."""
+    return make_laplace(n, config, seed)
+
+
 def validate(model: nn.Module, config: TrainConfig) -> dict:
     """Median validation metrics; for the "clean" target the error is ||y_hat - y|| / ||y|| on traces
-    (or speech frames)."""
+    (or speech frames); for "laplace" data the median relative error of the distributions."""
+    if config.data == "laplace":
+        decays = validation_laplace(config.laplace, config.n_validation, config.validation_seed)
+        error = relative_error(predict(model, decays.traces), decays.distributions)
+        return {"median_rel_error": float(np.median(error)), "median_peak_error_nm": None}
     if config.data == "speech":
         y, x = validation_speech(config.speech, config.n_validation, config.validation_seed)
     else:
