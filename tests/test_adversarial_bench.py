@@ -189,3 +189,20 @@ def test_n_hidden_only_for_the_book_network(capsys):
         training.run(args)
     assert stop.value.code == 2
     assert capsys.readouterr().err.strip() == "error: --n-hidden: only for the two-layer book network, not --net production"
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["fidelity", "--only", "nope"], "error: name: unknown value 'nope'"),
+    (["fidelity", "--seeds", "-1"], "error: --seeds: expected a non-negative integer, got -1"),
+    (["fidelity", "--n-traces", "0"], "error: --n-traces: must be a positive integer, got 0"),
+    (["ensemble", "--nets", "0"], "error: n_nets: must be a positive integer, got 0"),
+    (["ensemble", "--nets", "101"], "error: n_nets: at most 100 confirmation seeds, got 101"),
+    (["analyse", "/no/such/trace.txt"], "error: path: no such file"),
+])
+def test_other_commands_report_user_errors_in_one_line(capsys, monkeypatch, argv, expected):
+    from descrambler import fidelity
+
+    monkeypatch.setattr(fidelity, "run_candidate", lambda *a, **k: pytest.fail("ran before the arguments were checked"))
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(expected) and "Traceback" not in err and err.count("\n") == 1

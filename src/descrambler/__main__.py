@@ -40,11 +40,14 @@ def _fidelity(args: argparse.Namespace) -> int:
     from . import fidelity
     from .spec import DESCRAMBLE_SEED, DEVELOPMENT_SEEDS
 
+    from ._validate import non_negative_int, positive_int
+
     anchors = [fidelity.ANCHOR.name, fidelity.ANCHOR_WITHOUT_EXCHANGE.name] if args.anchor else []
     names = args.only or [c.name for c in fidelity.CANDIDATES] + anchors
-    seeds = args.seeds or list(DEVELOPMENT_SEEDS)
-    for name in names:
-        item = fidelity.candidate(name)
+    seeds = [non_negative_int(seed, "--seeds") for seed in args.seeds or DEVELOPMENT_SEEDS]
+    positive_int(args.n_traces, "--n-traces")
+    items = [fidelity.candidate(name) for name in names]  # every name checked before anything runs
+    for name, item in zip(names, items):
         new = fidelity.run_candidate(item, seeds, args.n_traces, DESCRAMBLE_SEED)
         for entry in new:
             print(json.dumps({k: entry[k] for k in ("candidate", "seed", "claims")}), flush=True)
@@ -199,8 +202,14 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; a user's error (a ValueError, whose message names the argument) is one line on
+    stderr and exit status 1, never a traceback."""
     args = parser().parse_args(argv)
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
