@@ -21,11 +21,6 @@ import pytest
 
 #: The public modules of the API reference (book/api.md), under `descrambler`.
 PUBLIC_MODULES = ("deer", "traces", "bruker", "layers", "analyse", "nets", "groups")
-#: The lead engineer converts these docstrings himself (nets/training.py, nets/cache.py); they are
-#: skipped until he removes this set.
-LEAD_CONVERTS_LATER = {"nets.train", "nets.TrainConfig", "nets.TrainingDiverged", "nets.DEFAULT_TRAIN_CONFIG"}
-
-
 def _module(short: str):
     return importlib.import_module(f"descrambler.{short}")
 
@@ -41,11 +36,8 @@ def _is_data(obj) -> bool:
 
 
 def _params(items):
-    """pytest parameters, the lead's names skipped with the reason."""
-    return [pytest.param(name, obj, id=name,
-                         marks=[pytest.mark.skip(reason="the lead converts it (LEAD_CONVERTS_LATER)")]
-                         if name in LEAD_CONVERTS_LATER else [])
-            for name, obj in items]
+    """pytest parameters, one per exported object, named after it."""
+    return [pytest.param(name, obj, id=name) for name, obj in items]
 
 
 EXPORTED = _exported()

@@ -39,42 +39,102 @@ DATA = ("deer", "speech", "laplace")
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss or the weights stopped being finite during training; the message names the epoch."""
+    """Training stopped because the loss or the weights stopped being finite.
+
+    Raised by `train` (and so by `train_or_load`) after the epoch in which it happened; the message names
+    the epoch and the learning rate, e.g. "training diverged in epoch 3 of 15 (...): lower learning_rate".
+
+    Examples
+    --------
+    >>> from descrambler.nets import TrainConfig, TrainingDiverged, train, two_layer
+    >>> config = TrainConfig(epochs=1, n_train=512, batch_size=64, n_validation=100, learning_rate=1e30,
+    ...                      target="distribution")
+    >>> try:
+    ...     train(two_layer(n_hidden=8, output="linear"), config)
+    ... except TrainingDiverged as error:
+    ...     print(str(error)[:31])
+    training diverged in epoch 1 of
+    """
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """How to train: data, optimiser, schedule, target, stopping. Sizes in traces.
+    """How to train: data, optimiser, schedule, target, stopping. Sizes in traces (or frames, decays).
 
-    `optimiser` "adam" (mini-batches of `batch_size`, `learning_rate`, `schedule`) or "lbfgs" (the whole
-    library of `n_train` traces as one batch; one epoch is one L-BFGS step of up to `lbfgs_iterations`
-    iterations with a strong Wolfe line search; `learning_rate`, `batch_size` and `schedule` are unused).
-    `patience`: validation-based stopping, as MATLAB's training does (its default is 6 failures): stop
-    once the validation error has not improved for `patience` epochs and keep the best epoch's weights;
-    None trains all `epochs`.
+    Parameters
+    ----------
+    epochs : int, default 15
+        Passes over the training library (with "lbfgs": L-BFGS steps).
+    n_train : int, default 200000
+        Training traces generated per library (at least one batch).
+    fresh_data : bool, default False
+        Draw a new library every epoch (like the reference, which draws a fresh batch per iteration);
+        otherwise one library is reused and reshuffled.
+    batch_size : int, default 128
+        Traces per Adam step.
+    learning_rate : float, default 1e-2
+        Adam's peak learning rate.
+    schedule : {"cosine", "halving", "constant"}, default "cosine"
+        "cosine" decays the learning rate per step to zero; "halving" halves it every `halve_every`
+        epochs (the production DEERNet's choice).
+    halve_every : int, default 5
+        Epochs between halvings of the "halving" schedule.
+    weight_decay : float, default 0.0
+        L2 weight decay (>= 0).
+    optimiser : {"adam", "lbfgs"}, default "adam"
+        Mini-batch Adam, or full-batch L-BFGS: the whole library as one batch, one epoch is one step of up
+        to `lbfgs_iterations` iterations with a strong Wolfe line search (then `learning_rate`,
+        `batch_size` and `schedule` are unused).
+    lbfgs_iterations : int, default 20
+        Iterations per L-BFGS step.
+    patience : int or None, default None
+        Validation-based stopping, as MATLAB's training does (its default is 6 failures): stop once the
+        validation error has not improved for `patience` epochs and keep the best epoch's weights; None
+        trains all `epochs`.
+    target : {"distribution", "max_0.75", "clean"}, default "max_0.75"
+        What the net learns: distributions of mean 1, distributions scaled to a maximum of 0.75 (the 2018
+        DEERNet's sigmoid output), or the clean traces (a denoiser).
+    library : LibraryConfig, default LibraryConfig()
+        The DEER training database (also the validation library's).
+    n_validation : int, default 5000
+        Traces of the fixed validation library.
+    validation_seed : int
+        Its seed (never a training library's).
+    data : {"deer", "speech", "laplace"}, default "deer"
+        "speech": `n_train` frames of `descrambler.speech.make_speech(n_train, speech, seed)` (noisy in,
+        clean out; `target` must be "clean"). "laplace": decays of
+        `descrambler.laplace.make_laplace(n_train, laplace, seed)` (noisy decays in, distributions out;
+        `target` "distribution" or "max_0.75"; no peak error: its unit would be decades of tau). Both are
+        validated on `n_validation` examples drawn with `validation_seed`; `library` is then unused.
+    speech : SpeechConfig, default SpeechConfig()
+        The speech-like frames of `data="speech"`.
+    laplace : LaplaceConfig, default LaplaceConfig()
+        The decays of `data="laplace"`.
 
-    `n_train` traces are generated per library; `fresh_data` draws a new library every epoch
-    (like the reference, which draws a fresh batch per iteration), otherwise one library is reused
-    and reshuffled. `schedule`: "cosine" decays the learning rate per step from `learning_rate`
-    to zero; "halving" halves it every `halve_every` epochs (the production DEERNet's choice);
-    "constant". The validation library (`n_validation` traces, `validation_seed`) uses `library`.
-    `data` "speech" trains on `n_train` frames of `descrambler.speech.make_speech(n_train, speech, seed)`
-    instead (noisy in, clean out; `target` must be "clean"), validated on `n_validation` frames drawn with
-    `validation_seed`; `library` is then unused. `data` "laplace" trains on decays of
-    `descrambler.laplace.make_laplace(n_train, laplace, seed)` (noisy decays in, distributions out; `target`
-    "distribution" or "max_0.75"), validated by the median relative error on `n_validation` decays drawn
-    with `validation_seed` (no peak error: its unit would be decades of tau, not nm); `library` is unused.
+    Raises
+    ------
+    ValueError
+        If a field is of the wrong type or out of range, or `target` does not fit `data` (the message
+        starts with the field's name).
 
+    Notes
+    -----
     The defaults are the book's choice. Development notes (one-off runs during development, not
     reproduced by a script; chapter 2 and the `training` benchmark measure the chosen defaults):
-    two-layer net, softplus output, shared 2-core CPU, seed 0, median relative error: batch 128 beat 256 and 512 at
-    the same epochs (0.277, 0.282, 0.283 after 10 epochs), learning rate 3e-3 beat 1e-3 and matched
-    5e-3, cosine beat halving (0.282 against 0.285), 2e5 traces beat 1e5 (0.265 against 0.277 after 15
-    epochs), a fresh library per epoch did not beat a fixed one (0.282 both) at ten times the data
-    cost; 15 epochs reach about 0.265-0.271 in about a minute (chapter 2 and the `training` benchmark).
-    The paper's logsig output with targets scaled to a maximum of 0.75 (the default since) learns more
-    slowly at 3e-3: development seed 100, 15 epochs, median relative error 0.286 at 3e-3 against 0.249 at
-    1e-2 (about 20 s each on this machine), hence the default learning rate 1e-2.
+    two-layer net, softplus output, shared 2-core CPU, seed 0, median relative error: batch 128 beat 256
+    and 512 at the same epochs (0.277, 0.282, 0.283 after 10 epochs), learning rate 3e-3 beat 1e-3 and
+    matched 5e-3, cosine beat halving (0.282 against 0.285), 2e5 traces beat 1e5 (0.265 against 0.277
+    after 15 epochs), a fresh library per epoch did not beat a fixed one (0.282 both) at ten times the
+    data cost. The paper's logsig output with targets scaled to a maximum of 0.75 (the default since)
+    learns more slowly at 3e-3: development seed 100, 15 epochs, median relative error 0.286 at 3e-3
+    against 0.249 at 1e-2 (about 20 s each on this machine), hence the default learning rate 1e-2.
+
+    Examples
+    --------
+    >>> from descrambler.nets import TrainConfig
+    >>> config = TrainConfig(epochs=2, n_train=20_000)
+    >>> config.batch_size, TrainConfig.from_dict(config.to_dict()) == config
+    (128, True)
     """
 
     epochs: int = 15
@@ -142,7 +202,7 @@ class TrainConfig:
         return cls(**fields)
 
 
-#: The book's default training (chosen by measurement in chapter 2; see the benchmark `training`).
+#: The book's default training, `TrainConfig()` (chosen by measurement in chapter 2; see the benchmark `training`).
 DEFAULT_TRAIN_CONFIG = TrainConfig()
 
 
@@ -253,19 +313,54 @@ def train(model: nn.Module, config: TrainConfig | None = None, seed: int = 0, de
           progress: bool | None = None, threads: int | None = 1) -> tuple[nn.Module, dict]:
     """Train `model` from a random start drawn from `seed` (its incoming weights are discarded).
 
-    `config.optimiser` (mini-batch Adam or full-batch L-BFGS) on the mean squared error between outputs
-    and `config.target`, training data from `training_data` (DEER libraries or speech frames) with seeds
-    derived from `seed`, the validation metrics after every epoch (and validation-based stopping with
-    `config.patience`, which records `best_epoch`). The same seed gives identical weights on the CPU.
-    Returns the model (trained in place, on `device`) and its history: per epoch `loss` (mean over the
-    epoch's batches), `val_rel_error`, `val_peak_error_nm`, `learning_rate`, `seconds` (cumulative wall
-    time, data generation included) and `data_seconds` (of which generating training data), plus
-    `initial` (the metrics of the random start) and the totals.
+    `config.optimiser` (mini-batch Adam or full-batch L-BFGS) minimises the mean squared error between
+    outputs and `config.target` on training data from `training_data` (DEER libraries, speech frames or
+    decays) with seeds derived from `seed`; the validation metrics are taken after every epoch (and
+    `config.patience` stops on them, recording `best_epoch`). The same seed gives identical weights on the
+    CPU.
 
-    `threads`: intra-op torch threads on the CPU during training (None: torch's setting). One is the
-    default: batches of this small net gain little from a second thread, and on a shared 2-core
-    machine two threads were measured up to 4 times slower (spinning workers get descheduled).
-    The results do not depend on it here (identical weights with 1 and 2 threads, measured).
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A network with Linear layers (`two_layer`, `deep`, `denoiser`), trained in place.
+    config : TrainConfig or None, default None
+        How to train (None: `DEFAULT_TRAIN_CONFIG`).
+    seed : int, default 0
+        Seed of the random start, the training libraries and the batch order (>= 0).
+    device : str, default "cpu"
+        "cpu" or "cuda".
+    progress : bool or None, default None
+        Show a progress bar (None: only in a terminal or notebook).
+    threads : int or None, default 1
+        Intra-op torch threads on the CPU during training (None: torch's setting). One is the default:
+        batches of this small net gain little from a second thread, and on a shared 2-core machine two
+        threads were measured up to 4 times slower; the weights do not depend on it (measured).
+
+    Returns
+    -------
+    model : torch.nn.Module
+        The trained model, on `device`.
+    history : dict
+        Per epoch "epoch", "loss" (mean over the epoch's batches), "val_rel_error", "val_peak_error_nm",
+        "learning_rate", "seconds" (cumulative wall time, data generation included) and "data_seconds"
+        (of which generating training data); "initial" and "final" (validation metrics of the random
+        start and of the result), "best_epoch", "seconds_total", "seed", "device", "threads".
+
+    Raises
+    ------
+    ValueError
+        If `config` is not a TrainConfig, `model` has no Linear layer, `seed` is negative or `device` is
+        unavailable (the message starts with the argument's name).
+    TrainingDiverged
+        If the loss or the weights stop being finite (the message names the epoch).
+
+    Examples
+    --------
+    >>> from descrambler.nets import TrainConfig, train, two_layer
+    >>> tiny = TrainConfig(epochs=1, n_train=1000, batch_size=100, n_validation=200)
+    >>> model, history = train(two_layer(n_hidden=8), tiny, seed=1)
+    >>> history["epoch"], history["final"]["median_rel_error"] < 1
+    ([1], True)
     """
     config = DEFAULT_TRAIN_CONFIG if config is None else config
     if not isinstance(config, TrainConfig):
