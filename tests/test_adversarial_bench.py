@@ -55,7 +55,8 @@ def _one_line_error(capsys, argv):
     (["training", "--profile", "paper"], "error: --profile: invalid choice: 'paper'"),
     (["training", "--net", "resnet"], "error: --net: invalid choice: 'resnet'"),
     (["training", "--out", "/"], "error: --out: / is a folder"),
-    (["training", "--out", "/no/such/folder/m.safetensors"], "error: --out: cannot write in the folder /no/such/folder"),
+    (["training", "--out", "/no/such/folder/m.safetensors"],
+     "error: --out: cannot write in the folder /no/such/folder"),
     (["ensemble", "--sizes", "0"], "error: --sizes: must be at least 1, got 0"),
     (["ensemble", "--sizes", "4", "two"], "error: --sizes: expected an integer >= 1, got 'two'"),
     (["ensemble", "--workers", "0"], "error: --workers: must be at least 1, got 0"),
@@ -188,7 +189,8 @@ def test_n_hidden_only_for_the_book_network(capsys):
     with pytest.raises(SystemExit) as stop:
         training.run(args)
     assert stop.value.code == 2
-    assert capsys.readouterr().err.strip() == "error: --n-hidden: only for the two-layer book network, not --net production"
+    assert capsys.readouterr().err.strip() == ("error: --n-hidden: only for the two-layer book network, "
+                                               "not --net production")
 
 
 @pytest.mark.parametrize("argv, expected", [

@@ -160,13 +160,14 @@ def test_performance_page_lists_recorded_benchmarks():
 
 
 def test_chapters_take_their_networks_from_the_one_spec():
-    for stem in ("02_training", "04_first_layer", "05_second_layer", "06_fidelity", "07_findings", "08_replica", "09_real_data",
-                 "10_deeper_deernet"):
+    for stem in ("02_training", "04_first_layer", "05_second_layer", "06_fidelity", "07_findings", "08_replica",
+                 "09_real_data", "10_deeper_deernet"):
         notebook = nbformat.read(ROOT / "notebooks" / f"{stem}.ipynb", as_version=4)
         code = "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
         assert "book_spec(profile)" in code, stem
         for copied in (r"TrainConfig\(", "DEFAULT_TRAIN_CONFIG", r"^n_train =", r"^epochs =", r"^library_seed ="):
-            assert not re.search(copied, code, re.MULTILINE), f"{stem} keeps its own copy of the training settings: {copied}"
+            assert not re.search(copied, code, re.MULTILINE), (
+                f"{stem} keeps its own copy of the training settings: {copied}")
 
 
 @pytest.mark.book

@@ -4,7 +4,8 @@ import math
 
 import pytest
 
-from descrambler.findings.table import NOT_SPECIFIC, final_verdict, CLAIMS, Claim, claims_markdown, findings_table, markdown, values_markdown
+from descrambler.findings.table import (NOT_SPECIFIC, final_verdict, CLAIMS, Claim, claims_markdown, findings_table,
+                                        markdown, values_markdown)
 
 LOWER = Claim("x", "a claim", "reading", "metric", "figure", holds=-10, partly=-3, lower_is_better=True, reason="r")
 HIGHER = Claim("y", "b claim", "reading", "metric", "figure", holds=0.9, partly=0.7, lower_is_better=False, reason="r")

@@ -138,8 +138,10 @@ def test_relative_error_is_scale_free_and_matches_definition():
 
 def test_peak_error_in_nm():
     r = np.linspace(1.0, 6.0, 11)  # 0.5 nm steps
-    true = np.zeros((2, 11)); true[0, 2] = true[1, 8] = 1
-    predicted = np.zeros((2, 11)); predicted[0, 5] = predicted[1, 8] = 1
+    true = np.zeros((2, 11))
+    true[0, 2] = true[1, 8] = 1
+    predicted = np.zeros((2, 11))
+    predicted[0, 5] = predicted[1, 8] = 1
     np.testing.assert_allclose(peak_error(predicted, true, r), [1.5, 0.0])
     s = summary(predicted, true, r)
     assert s["n"] == 2 and s["median_peak_error_nm"] == pytest.approx(0.75) == s["mean_peak_error_nm"]
@@ -166,7 +168,8 @@ def test_predict_refuses_to_return_nan_rows():
     model = two_layer()
     with torch.no_grad():
         model[2].bias[5] = float("nan")
-    with pytest.raises(ValueError, match=r"^model: returned NaN or infinite outputs for 3 of 3 traces \(its weights hold NaN"):
+    with pytest.raises(ValueError,
+                       match=r"^model: returned NaN or infinite outputs for 3 of 3 traces \(its weights hold NaN"):
         predict(model, np.full((3, 256), 0.5))
 
 

@@ -149,7 +149,8 @@ def test_an_interrupted_save_leaves_the_old_model_or_the_new_one(saved, monkeypa
     (lambda r: r.update(architecture={"name": "deep", "arguments": {"hidden": [4] * 100_000}}),
      "asks for 100000 hidden layers"),
     (lambda r: r.update(architecture={"name": "deep", "arguments": {"hidden": "many"}}), "hidden layers"),
-    (lambda r: r.update(architecture={"name": "nope", "arguments": {}}), "has a bad architecture .*unknown value 'nope'"),
+    (lambda r: r.update(architecture={"name": "nope", "arguments": {}}),
+     "has a bad architecture .*unknown value 'nope'"),
     (lambda r: r.update(architecture=[1, 2]), "no architecture arguments"),
     (lambda r: r.update(format="descrambler-model/1"), "holds no descrambler-model/2 record"),
     (lambda r: r.pop("metadata"), "lacks metadata"),
@@ -157,7 +158,8 @@ def test_an_interrupted_save_leaves_the_old_model_or_the_new_one(saved, monkeypa
 def test_records_asking_for_the_wrong_or_absurd_sizes_are_refused_before_building(saved, monkeypatch, change, message):
     _, path = saved
     rewrite_record(path, change)
-    monkeypatch.setattr(modelfile, "load_tensors", lambda data: pytest.fail("tensors read before the record was checked"))
+    monkeypatch.setattr(modelfile, "load_tensors",
+                        lambda data: pytest.fail("tensors read before the record was checked"))
     with pytest.raises(ValueError, match=f"^(path: .*)?{message}"):
         load(path)
 
@@ -167,7 +169,8 @@ def test_non_finite_weights_are_refused(tmp_path):
     with torch.no_grad():
         model[0].weight[3, 7] = float("nan")
     save(model, tmp_path / "nan.safetensors")
-    with pytest.raises(ValueError, match=r"^path: .* holds non-finite weights .* in 0.weight: the training .* diverged"):
+    with pytest.raises(ValueError,
+                       match=r"^path: .* holds non-finite weights .* in 0.weight: the training .* diverged"):
         load(tmp_path / "nan.safetensors")
 
 

@@ -231,7 +231,8 @@ def test_a_diverging_training_says_so_and_names_the_epoch():
 
     config = TrainConfig(epochs=3, n_train=512, batch_size=64, n_validation=100, learning_rate=1e30,
                          target="distribution")
-    with pytest.raises(TrainingDiverged, match=r"^training diverged in epoch 1 of 3 .*lower learning_rate \(now 1e\+30\)"):
+    with pytest.raises(TrainingDiverged,
+                       match=r"^training diverged in epoch 1 of 3 .*lower learning_rate \(now 1e\+30\)"):
         train(two_layer(n_hidden=8, output="linear"), config, seed=0)
 
 

@@ -59,8 +59,10 @@ def test_post_includes_batch_norm_in_evaluation_mode():
     x = np.random.default_rng(4).random((9, 256), dtype=np.float32)
     bn = model[1]
     z = model[0].weight.detach().double().numpy() @ x.T
-    normed = (z - bn.running_mean.double().numpy()[:, None]) / np.sqrt(bn.running_var.double().numpy()[:, None] + bn.eps)
-    expected = softplus(normed * bn.weight.detach().double().numpy()[:, None] + bn.bias.detach().double().numpy()[:, None])
+    mean, var = bn.running_mean.double().numpy()[:, None], bn.running_var.double().numpy()[:, None]
+    normed = (z - mean) / np.sqrt(var + bn.eps)
+    scale, shift = bn.weight.detach().double().numpy()[:, None], bn.bias.detach().double().numpy()[:, None]
+    expected = softplus(normed * scale + shift)
     np.testing.assert_allclose(wiretap(model, x, 1, where="post"), expected, atol=1e-5)
     assert model.training  # the mode is restored
 

@@ -30,7 +30,8 @@ def test_notebooks_import_only_public_names(path):
     for module_name, name in descrambler_imports(path):
         module = importlib.import_module(module_name)
         exported = getattr(module, "__all__", None)
-        submodule = importlib.util.find_spec(f"{module_name}.{name}") is not None if hasattr(module, "__path__") else False
+        submodule = (importlib.util.find_spec(f"{module_name}.{name}") is not None
+                     if hasattr(module, "__path__") else False)
         if name.startswith("_") or (exported is not None and name not in exported and not submodule):
             private.append(f"{module_name}.{name}")
     assert private == [], f"{path.name} imports names that are not public: {private}"

@@ -41,7 +41,8 @@ def test_rescaling_metric_on_known_ridges():
 
 @pytest.fixture(scope="module")
 def small_net():
-    return train(two_layer(n_hidden=16), TrainConfig(epochs=2, n_train=3000, batch_size=64, n_validation=300), seed=1)[0]
+    config = TrainConfig(epochs=2, n_train=3000, batch_size=64, n_validation=300)
+    return train(two_layer(n_hidden=16), config, seed=1)[0]
 
 
 def test_measure_networks_reads_every_claim_with_controls(small_net):
@@ -65,7 +66,8 @@ def test_select_ranks_by_holds_then_partly_then_error():
     bandpass = CLAIM["bandpass"]
     records = [_record("paper_reading", 0, 0.3), _record("paper_reading", 1, 0.3),
                _record("softplus_output", 0, 0.2), _record("softplus_output", 1, 0.2),
-               _record("long_training", 0, 0.4, bandpass=bandpass.holds), _record("long_training", 1, 0.4, bandpass=bandpass.holds)]
+               _record("long_training", 0, 0.4, bandpass=bandpass.holds),
+               _record("long_training", 1, 0.4, bandpass=bandpass.holds)]
     assert fidelity.select(records) == "long_training"  # one more claim holds, despite the larger error
     assert fidelity.select(records[:4]) == "softplus_output"  # a tie on verdicts: the lower error
     with pytest.raises(ValueError, match="^records"):

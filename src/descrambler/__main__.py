@@ -117,8 +117,9 @@ def _check_html(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     failed = sum(bool(r.problems) for r in reports)
-    print(f"{len(reports)} pages checked, {failed} with problems"
-          + (f"; screenshots in {reports[0].screenshot.parent}" if chromium and reports and reports[0].screenshot else ""))
+    screenshots = (f"; screenshots in {reports[0].screenshot.parent}"
+                   if chromium and reports and reports[0].screenshot else "")
+    print(f"{len(reports)} pages checked, {failed} with problems" + screenshots)
     return 1 if failed else 0
 
 
@@ -145,7 +146,8 @@ def parser() -> argparse.ArgumentParser:
 
     study = commands.add_parser("fidelity", help="train the fidelity study's candidates, read them, record")
     study.add_argument("--only", nargs="+", metavar="CANDIDATE", help="only these candidates (default: all)")
-    study.add_argument("--anchor", action="store_true", help="also train the 2018 anchor networks (with and without exchange coupling)")
+    study.add_argument("--anchor", action="store_true",
+                       help="also train the 2018 anchor networks (with and without exchange coupling)")
     study.add_argument("--seeds", nargs="+", type=int, help="training seeds (default: the development seeds)")
     study.add_argument("--n-traces", type=int, default=1_000_000, help="library traces streamed to descramble")
     study.add_argument("--records", default=str(RECORDS), help="records file (default: results/fidelity.jsonl)")
@@ -157,7 +159,8 @@ def parser() -> argparse.ArgumentParser:
                     "column) with the book's network; print the distance axis and distribution, the mean distance "
                     "and the modulation depth. The network is trained once and cached.")
     analyse.add_argument("trace", metavar="TRACE_FILE", help="text file: time, real signal[, imaginary]")
-    analyse.add_argument("--plot", metavar="FILE", help="also write a plot of the trace and the distribution (png, pdf, svg)")
+    analyse.add_argument("--plot", metavar="FILE",
+                         help="also write a plot of the trace and the distribution (png, pdf, svg)")
     analyse.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     analyse.add_argument("--zero-time", type=float, metavar="US",
                          help="zero time on the file's time axis (default: from the echo maximum)")
@@ -167,7 +170,8 @@ def parser() -> argparse.ArgumentParser:
                          help="column (counted from 1) of the imaginary channel, 'none', or 'auto' (default: the "
                               "third of three columns, if it behaves as one)")
     analyse.add_argument("--time-unit", choices=tuple(TIME_UNITS), default=None,
-                         help="unit of the time column (default: us for text, the descriptor's unit for Bruker .DSC/.DTA)")
+                         help="unit of the time column (default: us for text, the descriptor's unit for "
+                              "Bruker .DSC/.DTA)")
     analyse.add_argument("--profile", choices=SPEC_PROFILES, default="full",
                          help="the book's network: full (default) or smoke (tiny, for testing)")
     analyse.set_defaults(handler=_analyse)
@@ -184,7 +188,8 @@ def parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check-html", help="a reader's check of the built book: links, images, "
                                 "figures, and every page in headless Chromium (screenshots, console errors)")
     check.add_argument("--html", default="_build/html", help="the built book (default: _build/html)")
-    check.add_argument("--screenshots", default="_build/screenshots", help="screenshot folder (default: _build/screenshots)")
+    check.add_argument("--screenshots", default="_build/screenshots",
+                       help="screenshot folder (default: _build/screenshots)")
     check.add_argument("--chromium", help="Chromium executable (default: found on PATH)")
     check.add_argument("--no-browser", action="store_true", help="check links and images only")
     check.set_defaults(handler=_check_html)

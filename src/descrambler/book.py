@@ -226,7 +226,8 @@ def read_benchmark_records(root: Path) -> list[dict]:
         records = read_records(path)
     except ValueError as error:
         raise BookError(f"{path}: not a JSON-lines file of benchmark records: {error}") from None
-    bad = [i + 1 for i, entry in enumerate(records) if not isinstance(entry, dict) or not {"name", "value", "unit"} <= set(entry)]
+    bad = [i + 1 for i, entry in enumerate(records)
+           if not isinstance(entry, dict) or not {"name", "value", "unit"} <= set(entry)]
     if bad:
         raise BookError(f"{path}: record {bad[0]} is not a benchmark record (needs name, value and unit)")
     return records

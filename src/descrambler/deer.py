@@ -1,5 +1,6 @@
 """DEER simulation: the dipolar kernel, the distance range of a time grid and DEERNet's training
-library (reading a measured trace is `descrambler.traces`). Times are in microseconds (us), distances in nanometres (nm).
+library (reading a measured trace is `descrambler.traces`). Times are in microseconds (us), distances in
+nanometres (nm).
 """
 
 from __future__ import annotations

@@ -251,7 +251,7 @@ READINGS: tuple[Claim, ...] = (
           "our net sees time samples; the paper's acoustic net saw frequency-domain data"),
     Claim("diagonal_frequency", "first layer diagonal, frequency basis",
           "with frequency-domain inputs (W1 F^T, F the orthonormal real Fourier basis) the descrambled layer "
-          "P W1 F^T is diagonal: inner neuron i follows frequency coordinate i", 
+          "P W1 F^T is diagonal: inner neuron i follows frequency coordinate i",
           "share of ||P W1 F^T||_F^2 on the diagonal", "Eq. 14", 0.5, 0.25, False,
           "as for the time basis",
           "the net was trained on time samples; F is a fixed rotation of its inputs, so the function is the same"),

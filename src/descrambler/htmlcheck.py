@@ -100,7 +100,8 @@ def link_problems(page: Path, parsed: _Page, html: Path, ids_of) -> list[str]:
         if parts.path and target.is_dir():
             target = target / "index.html"
         if not target.exists():
-            problems.append(f"broken link {url!r}: {target.relative_to(html.resolve()) if target.is_relative_to(html.resolve()) else target} does not exist")
+            shown = target.relative_to(html.resolve()) if target.is_relative_to(html.resolve()) else target
+            problems.append(f"broken link {url!r}: {shown} does not exist")
         elif parts.fragment and target.suffix == ".html" and unquote(parts.fragment) not in ids_of(target):
             problems.append(f"broken link {url!r}: no element with id {parts.fragment!r} in {target.name}")
     return problems

@@ -64,7 +64,8 @@ class LaplaceConfig:
 
     Times (`t_max`) and relaxation times (`tau_min`, `tau_max`) share one unit; peak widths (`min_width`,
     `max_width`) are FWHM in decades of tau; the noise RMS (`min_noise`, `max_noise`) is relative to the clean
-    decay's start s(0) = 1. Counts must be integers; each refusal is a ValueError naming the field. The log tau grid must resolve the narrowest peak (FWHM at least half a grid step).
+    decay's start s(0) = 1. Counts must be integers; each refusal is a ValueError naming the field. The log
+    tau grid must resolve the narrowest peak (FWHM at least half a grid step).
     """
 
     n_time: int = 256

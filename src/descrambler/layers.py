@@ -74,7 +74,8 @@ def _batch_input(batch):
     if isinstance(batch, np.ndarray):
         batch = torch.from_numpy(batch)
     if not isinstance(batch, torch.Tensor):
-        raise ValueError(f"batches: expected tensors or arrays (or (inputs, targets) pairs), got {type(batch).__name__}")
+        raise ValueError("batches: expected tensors or arrays (or (inputs, targets) pairs), "
+                         f"got {type(batch).__name__}")
     return batch
 
 
@@ -353,7 +354,8 @@ def rotate_hidden_layer(model: nn.Module, P: ArrayLike, first: str | nn.Module, 
         if not isinstance(module, nn.Linear):
             raise ValueError(f"layer: {name!r} is a {type(module).__name__}, not an nn.Linear")
     if a.out_features != b.in_features:
-        raise ValueError(f"layer: {names[0]!r} has {a.out_features} outputs but {names[1]!r} takes {b.in_features} inputs")
+        raise ValueError(f"layer: {names[0]!r} has {a.out_features} outputs "
+                         f"but {names[1]!r} takes {b.in_features} inputs")
     Pt = torch.as_tensor(check_orthogonal(P, a.out_features), dtype=torch.float64)
     with torch.no_grad():
         a.weight.copy_(Pt @ a.weight)

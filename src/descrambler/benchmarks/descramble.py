@@ -64,12 +64,12 @@ def run(args: argparse.Namespace) -> list[dict]:
     for n in args.sizes:
         gram = benchmark_gram(args.signals, n, args.seed)
         common = {"n": n, "signals": args.signals, "seed": args.seed}
-        seconds, times = median_seconds(lambda: descramble(gram, "exact", gram=True), args.repeats)
+        seconds, times = median_seconds(lambda gram=gram: descramble(gram, "exact", gram=True), args.repeats)
         goal = GOALS.get(("exact", n))
         records.append(record(f"descramble_exact_n{n}", seconds, "s", repeats=args.repeats, seconds=times,
                               goal_seconds=goal, meets_goal=None if goal is None else bool(seconds <= goal),
                               **common))
-        seconds, times = median_seconds(lambda: descramble(gram, "cayley", gram=True), args.cayley_repeats)
+        seconds, times = median_seconds(lambda gram=gram: descramble(gram, "cayley", gram=True), args.cayley_repeats)
         result = descramble(gram, "cayley", gram=True)
         goal = GOALS.get(("cayley", n))
         extra = {**common, "iterations": result.iterations, "converged": result.converged,

@@ -23,7 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="ensemble sizes N (1 to 100)")
     parser.add_argument("--profile", choices=("full", "smoke"), default="full",
                         help="the book spec's profile to train (default full)")
-    parser.add_argument("--workers", type=positive_int_arg, default=None, help="worker processes (default: one per core)")
+    parser.add_argument("--workers", type=positive_int_arg, default=None,
+                        help="worker processes (default: one per core)")
 
 
 def run(args: argparse.Namespace) -> list[dict]:

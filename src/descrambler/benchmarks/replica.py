@@ -44,7 +44,8 @@ def run(args: argparse.Namespace) -> list[dict]:
     net_error = float(np.median(evaluate(model, validation)))
     ratio = replica_error / net_error
     return [record("replica_median_rel_error", replica_error, "median relative L2 error", seconds=seconds,
-                   fit_seconds=seconds, times=times, lam=replica.lam, lam_relative=replica.lam / replica.lcurve.lams[-1],
+                   fit_seconds=seconds, times=times, lam=replica.lam,
+                   lam_relative=replica.lam / replica.lcurve.lams[-1],
                    replica_median_rel_error=replica_error, net_median_rel_error=net_error, ratio=ratio,
                    goal={"ratio_to_net": GOAL_RATIO}, meets_goal=bool(ratio <= GOAL_RATIO),
                    profile=args.profile, candidate=spec.candidate,

@@ -45,13 +45,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="PATH", type=model_path_arg,
                         help="save the trained model (of --seed) here (safetensors)")
     parser.add_argument("--seed", type=non_negative_int_arg, default=0, help="seed of the first training (default 0)")
-    parser.add_argument("--repeats", type=positive_int_arg, default=1, help="trainings with consecutive seeds (default 1)")
+    parser.add_argument("--repeats", type=positive_int_arg, default=1,
+                        help="trainings with consecutive seeds (default 1)")
     parser.add_argument("--profile", choices=("full", "smoke"), default="full",
                         help="the book spec's profile to train (default full)")
     parser.add_argument("--threads", type=positive_int_arg, default=1, help="torch threads during training (default 1)")
     parser.add_argument("--net", choices=tuple(NETS), default="book",
-                        help="which network: the book's (default), the three-layer or production DEERNet of chapter 10, "
-                             "or chapter 11's denoiser")
+                        help="which network: the book's (default), the three-layer or production DEERNet of "
+                             "chapter 10, or chapter 11's denoiser")
     parser.add_argument("--n-hidden", type=positive_int_arg, default=None,
                         help="link width of the two-layer net instead of the book's 80 (a scaling measurement)")
 

@@ -77,7 +77,8 @@ def layer_grams(models: Sequence[torch.nn.Module], n_traces: int, config: Librar
         inputs = inputs + (x.double().T @ x.double()).numpy()
         for (W1, b1), total in zip(layers, sums):
             pre = x @ W1.T  # one product per model and chunk; float32 like the net, sums in float64
-            for name, signal in (("first", pre), ("post", torch.tanh(pre + b1)), ("post_without_bias", torch.tanh(pre))):
+            signals = (("first", pre), ("post", torch.tanh(pre + b1)), ("post_without_bias", torch.tanh(pre)))
+            for name, signal in signals:
                 s = signal.double()
                 total[name] = total[name] + (s.T @ s).numpy()
                 if name == "post":

@@ -123,7 +123,7 @@ def findings_strip(axes: Sequence[plt.Axes], rows: Sequence[FindingRow],
     for i, (ax, row) in enumerate(zip(axes, rows)):
         values = np.array(row.values, dtype=float)
         ax.scatter(np.arange(values.size), values, c=[colours[v] for v in row.verdicts], zorder=3, s=12)
-        for j, (name, control) in enumerate(controls.items()):
+        for j, control in enumerate(controls.values()):
             ax.scatter(np.full(len(control[i].values), values.size + 1 + j), control[i].values, marker="x",
                        color="0.4", s=12, zorder=3)
         ax.axhline(row.claim.holds, color="tab:green", ls="--", lw=1)

@@ -15,8 +15,9 @@ A = E P0^T (E the Euclidean gradient df/dP) and a Hessian-vector product. With V
 the chart at Q = 0, P = (I - 2V + 2V^2 + ...) P0, so the chart gradient is G = -2 (A - A^T) and the
 chart Hessian acts as Hv(V) = Gamma - Gamma^T with Gamma = 4 H[V P0] P0^T - 2 (A V + V A), where H
 is the Euclidean Hessian of f. (The reference composes on the other side, P = P0 cayley(Q) in
-effect; from P0 = I, as it starts, the two charts coincide.) Antisymmetric matrices carry the lower-triangle inner product
-<X, Y> = sum_{i>j} X_ij Y_ij = sum(X * Y) / 2, so G's lower triangle is the gradient in q.
+effect; from P0 = I, as it starts, the two charts coincide.) Antisymmetric matrices carry the
+lower-triangle inner product <X, Y> = sum_{i>j} X_ij Y_ij = sum(X * Y) / 2, so G's lower triangle is
+the gradient in q.
 """
 
 from __future__ import annotations

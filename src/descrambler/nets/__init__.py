@@ -17,6 +17,8 @@ from .predict import predict
 from .training import DEFAULT_TRAIN_CONFIG, TrainConfig, TrainingDiverged, train
 from .wiretap import gram, wiretap
 
-__all__ = ["Network", "two_layer", "deep", "denoiser", "TrainConfig", "TrainingDiverged", "DEFAULT_TRAIN_CONFIG", "DEFAULT_ARCHITECTURE",
-           "train", "predict", "predict_band", "EnsemblePrediction", "band_coverage", "BandCoverage", "wiretap", "gram", "save", "load", "train_or_load", "train_or_load_many", "train_or_load_jobs", "relative_error",
-           "peak_error", "summary", "unit_sum", "evaluate", "validation_library", "VALIDATION_SEED"]
+__all__ = ["Network", "two_layer", "deep", "denoiser", "TrainConfig", "TrainingDiverged", "DEFAULT_TRAIN_CONFIG",
+           "DEFAULT_ARCHITECTURE", "train", "predict", "predict_band", "EnsemblePrediction", "band_coverage",
+           "BandCoverage", "wiretap", "gram", "save", "load", "train_or_load", "train_or_load_many",
+           "train_or_load_jobs", "relative_error", "peak_error", "summary", "unit_sum", "evaluate",
+           "validation_library", "VALIDATION_SEED"]

@@ -234,7 +234,8 @@ def band_coverage(models: Sequence, traces: ArrayLike, distributions: ArrayLike,
     truth = unit_sum(as_array(distributions, "distributions", ndim=2))
     r = as_array(r, "r", ndim=1)
     if truth.shape != prediction.mean.shape:
-        raise ValueError(f"distributions: expected shape {prediction.mean.shape} (one row per trace), got {truth.shape}")
+        raise ValueError(f"distributions: expected shape {prediction.mean.shape} (one row per trace), "
+                         f"got {truth.shape}")
     if r.shape != truth.shape[1:]:
         raise ValueError(f"r: expected {truth.shape[1]} distances, got {r.shape[0]}")
     support = truth >= 0.01 * truth.max(axis=1, keepdims=True)

@@ -166,7 +166,8 @@ def _check_sizes(architecture, data: bytes, path: Path) -> None:
     if not isinstance(arguments, dict):
         raise ValueError(f"path: the record in {path} has no architecture arguments: {architecture!r}")
     hidden = arguments.get("hidden", [])
-    widths = [arguments.get(k) for k in ("n_in", "n_hidden", "n_out")] + (list(hidden) if isinstance(hidden, list) else [])
+    widths = ([arguments.get(k) for k in ("n_in", "n_hidden", "n_out")]
+              + (list(hidden) if isinstance(hidden, list) else []))
     if not isinstance(hidden, list) or len(hidden) > MAX_HIDDEN_LAYERS:
         raise ValueError(f"path: the record in {path} asks for {len(hidden) if isinstance(hidden, list) else hidden!r} "
                          f"hidden layers; at most {MAX_HIDDEN_LAYERS}")
