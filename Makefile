@@ -1,12 +1,13 @@
 # Two commands do all the set-up on a fresh clone:
 #   make book   create .venv, install the pinned environment, execute every chapter at full size, build _build/html
-#   make test   create .venv, install the pinned environment, run the test suite (includes a smoke build of the book)
+#   make test   create .venv, install the pinned environment, run ruff, then the test suite (includes a smoke build of
+#               the book and, with Chromium installed, the reader's check of its HTML)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: book smoke-book test bench check-html clean
+.PHONY: book smoke-book test lint bench check-html clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +22,11 @@ smoke-book: $(STAMP)
 	$(PY) -m descrambler book --profile smoke
 
 test: $(STAMP)
+	$(PY) -m ruff check src tests scripts book/_ext
 	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(PY) -m ruff check src tests scripts book/_ext
 
 # A reader's check of the built book (make book first): links, images, figures, and with Chromium
 # (Debian: apt install chromium) every page loaded headless, a screenshot each in _build/screenshots.
