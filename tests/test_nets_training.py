@@ -25,12 +25,12 @@ def trained():
 
 def test_short_training_lowers_validation_error(trained):
     _, history = trained
-    errors = history["val_rel_error"]
-    assert len(errors) == len(history["loss"]) == len(history["seconds"]) == SMALL.epochs
-    assert errors[-1] < history["initial"]["median_rel_error"] - 0.1  # random start ~0.9, trained ~0.4
-    assert history["loss"][-1] < history["loss"][0]
-    assert history["final"]["median_rel_error"] == errors[-1]
-    assert np.all(np.diff(history["seconds"]) > 0) and history["seconds_total"] >= history["seconds"][-1]
+    errors = history.val_rel_error
+    assert len(errors) == len(history.loss) == len(history.seconds) == SMALL.epochs
+    assert errors[-1] < history.initial["median_rel_error"] - 0.1  # random start ~0.9, trained ~0.4
+    assert history.loss[-1] < history.loss[0]
+    assert history.final["median_rel_error"] == errors[-1]
+    assert np.all(np.diff(history.seconds) > 0) and history.seconds_total >= history.seconds[-1]
 
 
 def test_same_seed_gives_identical_weights(trained):
@@ -57,15 +57,15 @@ def test_incoming_weights_and_global_rng_do_not_matter(trained):
 def test_fresh_data_and_schedules_run():
     config = dataclasses.replace(SMALL, epochs=2, n_train=1000, fresh_data=True, schedule="halving", halve_every=1)
     _, history = train(two_layer(n_hidden=8), config, seed=1)
-    assert history["learning_rate"] == pytest.approx([1e-2, 5e-3])
-    assert history["data_seconds"][1] > history["data_seconds"][0]  # a library per epoch
+    assert history.learning_rate == pytest.approx([1e-2, 5e-3])
+    assert history.data_seconds[1] > history.data_seconds[0]  # a library per epoch
 
 
 def test_denoiser_trains_on_clean_traces():
     config = dataclasses.replace(SMALL, epochs=2, target="clean")
     _, history = train(denoiser(hidden=(32,)), config, seed=0)
-    assert history["val_rel_error"][-1] < history["initial"]["median_rel_error"]
-    assert history["val_peak_error_nm"] == [None, None]
+    assert history.val_rel_error[-1] < history.initial["median_rel_error"]
+    assert history.val_peak_error_nm == [None, None]
 
 
 def test_production_deernet_trains():
@@ -73,7 +73,7 @@ def test_production_deernet_trains():
 
     config = dataclasses.replace(SMALL, epochs=2, n_train=2000)
     model, history = train(deep(hidden=(64, 64)), config, seed=0)
-    assert history["val_rel_error"][-1] < history["initial"]["median_rel_error"]
+    assert history.val_rel_error[-1] < history.initial["median_rel_error"]
     assert not torch.equal(model[1].running_mean, torch.zeros(64))  # batch norm saw the data
 
 
@@ -136,7 +136,7 @@ def test_thread_count_does_not_change_the_weights_and_is_restored(trained):
     model, _ = trained
     before = torch.get_num_threads()
     two, history = train(two_layer(), SMALL, seed=5, threads=2)
-    assert history["threads"] == 2 and torch.get_num_threads() == before
+    assert history.threads == 2 and torch.get_num_threads() == before
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), two.state_dict().values()))
     with pytest.raises(ValueError, match="threads: must be a positive integer"):
         train(two_layer(), SMALL, threads=0)
@@ -145,19 +145,19 @@ def test_thread_count_does_not_change_the_weights_and_is_restored(trained):
 def test_full_batch_lbfgs_learns():
     config = dataclasses.replace(SMALL, optimiser="lbfgs", epochs=3, lbfgs_iterations=10, n_train=2000)
     _, history = train(two_layer(n_hidden=16), config, seed=2)
-    assert history["val_rel_error"][-1] < history["initial"]["median_rel_error"] - 0.1
-    assert history["learning_rate"] == [1.0, 1.0, 1.0]  # unused by L-BFGS, recorded as 1
+    assert history.val_rel_error[-1] < history.initial["median_rel_error"] - 0.1
+    assert history.learning_rate == [1.0, 1.0, 1.0]  # unused by L-BFGS, recorded as 1
 
 
 def test_patience_stops_and_keeps_the_best_epoch():
     # a learning rate far too large makes the validation error worsen after the first epochs
     config = dataclasses.replace(SMALL, epochs=8, learning_rate=0.5, schedule="constant", patience=2)
     model, history = train(two_layer(n_hidden=8), config, seed=3)
-    errors = history["val_rel_error"]
-    best = history["best_epoch"]
+    errors = history.val_rel_error
+    best = history.best_epoch
     assert errors[best - 1] == min(errors)
     assert len(errors) == min(config.epochs, best + config.patience)
-    assert history["final"]["median_rel_error"] == pytest.approx(min(errors))
+    assert history.final["median_rel_error"] == pytest.approx(min(errors))
 
 
 @pytest.mark.parametrize("field, value", [("optimiser", "sgd"), ("patience", 0), ("lbfgs_iterations", 0)])
@@ -186,12 +186,12 @@ SPEECH = TrainConfig(data="speech", target="clean", epochs=2, n_train=2000, batc
 
 def test_denoiser_trains_on_speech():
     model, history = train(denoiser(hidden=(32,)), SPEECH, seed=2)
-    assert history["val_rel_error"][-1] < history["initial"]["median_rel_error"] - 0.1
-    assert history["val_peak_error_nm"] == [None, None]
+    assert history.val_rel_error[-1] < history.initial["median_rel_error"] - 0.1
+    assert history.val_peak_error_nm == [None, None]
     clean, noisy = make_speech(SPEECH.n_validation, SPEECH.speech, SPEECH.validation_seed)
     y_hat = model(torch.from_numpy(noisy)).detach().numpy()
     error = np.linalg.norm(y_hat - clean, axis=1) / np.linalg.norm(clean, axis=1)
-    assert history["final"]["median_rel_error"] == pytest.approx(float(np.median(error)), rel=1e-5)
+    assert history.final["median_rel_error"] == pytest.approx(float(np.median(error)), rel=1e-5)
 
 
 def test_training_data_follows_config():
@@ -242,11 +242,11 @@ LAPLACE = TrainConfig(data="laplace", target="distribution", epochs=2, n_train=3
 
 def test_a_net_trains_on_decays():
     model, history = train(two_layer(64, 16, 48, output="softplus"), LAPLACE, seed=2)
-    assert history["val_rel_error"][-1] < history["initial"]["median_rel_error"] - 0.1
-    assert history["val_peak_error_nm"] == [None, None]  # a peak error would be in decades of tau, not nm
+    assert history.val_rel_error[-1] < history.initial["median_rel_error"] - 0.1
+    assert history.val_peak_error_nm == [None, None]  # a peak error would be in decades of tau, not nm
     decays = make_laplace(LAPLACE.n_validation, LAPLACE.laplace, LAPLACE.validation_seed)
     error = relative_error(predict(model, decays.traces), decays.distributions)
-    assert history["final"]["median_rel_error"] == pytest.approx(float(np.median(error)), rel=1e-9)
+    assert history.final["median_rel_error"] == pytest.approx(float(np.median(error)), rel=1e-9)
 
 
 @pytest.mark.parametrize("target", ["distribution", "max_0.75"])
@@ -278,3 +278,19 @@ def test_laplace_config_round_trip_and_cache_key():
 def test_bad_laplace_combinations_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig(**kwargs)
+
+
+def test_the_training_record_is_typed_and_round_trips_through_the_model_cache(tmp_path, monkeypatch):
+    from descrambler.nets import TrainingRecord, train_or_load
+
+    monkeypatch.setenv("DESCRAMBLER_CACHE", str(tmp_path))
+    tiny = TrainConfig(epochs=2, n_train=1000, batch_size=100, n_validation=200)
+    architecture = {"name": "two_layer", "arguments": {"n_hidden": 8}}
+    _, fresh = train_or_load(3, architecture, tiny)
+    _, cached = train_or_load(3, architecture, tiny)
+    assert isinstance(fresh["history"], TrainingRecord) and cached["from_cache"]
+    assert cached["history"] == fresh["history"] and cached["history"].epoch == [1, 2]
+    with pytest.raises(ValueError, match=r"^fields: not fields of a training record: \['epochs'\]"):
+        TrainingRecord.from_dict({"epochs": [1]})
+    with pytest.raises(ValueError, match="^fields: expected a dict"):
+        TrainingRecord.from_dict([1])

@@ -156,7 +156,7 @@ def run_candidate(item: Candidate, seeds: Sequence[int], n_traces: int, descramb
         records.append({"candidate": item.name, "change": item.change, "seed": seed,
                         "architecture": item.architecture, "train_config": item.train.to_dict(),
                         "validation": info["metrics"], "training_seconds": info["seconds"],
-                        "best_epoch": info["history"].get("best_epoch"), "epochs_run": len(info["history"]["epoch"]),
+                        "best_epoch": info["history"].best_epoch, "epochs_run": len(info["history"].epoch),
                         "reading_seconds": seconds, "n_traces": n_traces, "descramble_seed": descramble_seed,
                         "claims": values["claims"], "extra": values["extra"], "controls": values["controls"],
                         "date": time.strftime("%Y-%m-%d")})

@@ -118,17 +118,17 @@ def run(args: argparse.Namespace) -> list[dict]:
         seconds = time.perf_counter() - start
         tic = time.perf_counter()
         validate(model, spec.train)
-        validations = (len(history["epoch"]) + 1) * (time.perf_counter() - tic)  # the initial one and one per epoch
-        step_seconds = seconds - history["data_seconds"][-1] - validations
-        flop = training_flop(model, len(history["epoch"]) * (spec.train.n_train // spec.train.batch_size)
+        validations = (len(history.epoch) + 1) * (time.perf_counter() - tic)  # the initial one and one per epoch
+        step_seconds = seconds - history.data_seconds[-1] - validations
+        flop = training_flop(model, len(history.epoch) * (spec.train.n_train // spec.train.batch_size)
                              * spec.train.batch_size)
-        runs.append({"seed": seed, "seconds": seconds, "torch_threads": history["threads"],
-                     "data_seconds": history["data_seconds"][-1], "validation_seconds_estimated": validations,
+        runs.append({"seed": seed, "seconds": seconds, "torch_threads": history.threads,
+                     "data_seconds": history.data_seconds[-1], "validation_seconds_estimated": validations,
                      "step_seconds": step_seconds, "training_gflop": flop / 1e9,
-                     "achieved_gflops": flop / 1e9 / step_seconds, **history["final"]})
+                     "achieved_gflops": flop / 1e9 / step_seconds, **history.final})
         if args.out and seed == args.seed:
             save(model, args.out, {"train_config": spec.train.to_dict(), "seed": seed,
-                                   "metrics": history["final"], "history": history})
+                                   "metrics": history.final, "history": history.to_dict()})
     first = model[linear_layers(model)[0]]
     rate_layer = matmul_gflops(spec.train.batch_size, first.in_features, first.out_features, args.threads)
     rate_large = matmul_gflops(1024, 1024, 1024, args.threads)

@@ -30,7 +30,7 @@ from .._validate import non_negative_int, positive_int
 from ..progress import progress_bar
 from .architectures import build
 from .modelfile import load, save
-from .training import DEFAULT_TRAIN_CONFIG, TrainConfig, resolve_device, train
+from .training import DEFAULT_TRAIN_CONFIG, TrainConfig, TrainingRecord, resolve_device, train
 
 #: The book's default network, `two_layer()` with its default arguments.
 DEFAULT_ARCHITECTURE = {"name": "two_layer", "arguments": {}}
@@ -213,7 +213,8 @@ def train_or_load(seed: int = 0, architecture: dict | None = None, config: Train
     model : torch.nn.Module
         The network on the CPU in evaluation mode.
     metadata : dict
-        Training configuration, seed, final metrics, history, cache key, "from_cache" and "path".
+        Training configuration, seed, final metrics, "history" (a `TrainingRecord`), cache key,
+        "from_cache" and "path" (the model's own `metadata` keeps the record as plain fields).
 
     Raises
     ------
@@ -278,14 +279,15 @@ def _train_or_load_locked(model: nn.Module, config: TrainConfig, key: str, path:
                                  f"{str(cached.metadata.get('cache_key'))[:20]}...)")
             if cached.architecture != resolved:
                 raise ValueError(f"path: {path} holds {cached.architecture}, expected {resolved}")
-            return cached, {**cached.metadata, "from_cache": True, "path": str(path)}
+            history = TrainingRecord.from_dict(cached.metadata.get("history", {}))
+            return cached, {**cached.metadata, "history": history, "from_cache": True, "path": str(path)}
         except ValueError as error:
             warnings.warn(f"unusable cached model, retraining: {error}", stacklevel=2)
     model, history = train(model, config, seed=seed, device=device, progress=progress)
     model.cpu().eval()
     metadata = {"cache_key": key, "architecture": resolved, "train_config": config.to_dict(), "seed": seed,
-                "metrics": history["final"], "seconds": history["seconds_total"], "history": history,
+                "metrics": history.final, "seconds": history.seconds_total, "history": history.to_dict(),
                 "source_hash": source_hash()}
     save(model, path, metadata)
     model.metadata = metadata
-    return model, {**metadata, "from_cache": False, "path": str(path)}
+    return model, {**metadata, "history": history, "from_cache": False, "path": str(path)}

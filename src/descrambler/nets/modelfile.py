@@ -126,14 +126,19 @@ def _tensor_data(data: bytes) -> bytes:
 
 
 def _refuse_unsafe(data: bytes, path: Path) -> None:
-    """ValueError unless `data` looks like a safetensors file (8-byte header size, then a JSON header)."""
+    """ValueError unless `data` looks like a safetensors file (8-byte header size, then a JSON header).
+
+    The safetensors layout is checked first: the header size's low byte can be 0x80, the first byte of a
+    pickle, so that byte alone must not condemn a file.
+    """
+    header = int.from_bytes(data[:8], "little") if len(data) >= 8 else -1
+    if 0 < header and 8 + header <= len(data) and data[8:9] == b"{":
+        return
     if data[:2] == b"PK" or data[:1] == b"\x80":
         raise ValueError(f"path: {path} is a pickle or torch.save file; descrambler never unpickles model "
                          "files (unpickling can run arbitrary code): save the weights with "
                          "descrambler.nets.save")
-    header = int.from_bytes(data[:8], "little") if len(data) >= 8 else -1
-    if header <= 0 or 8 + header > len(data) or data[8:9] != b"{":
-        raise ValueError(f"path: {path} is not a readable safetensors file (truncated or corrupted header)")
+    raise ValueError(f"path: {path} is not a readable safetensors file (truncated or corrupted header)")
 
 
 def read_record(path: str | os.PathLike, data: bytes | None = None) -> dict:

@@ -38,6 +38,118 @@ TARGETS = ("distribution", "max_0.75", "clean")
 DATA = ("deer", "speech", "laplace")
 
 
+@dataclasses.dataclass
+class TrainingRecord:
+    """What a training did, epoch by epoch: returned by `train`, kept in every model file.
+
+    Attributes
+    ----------
+    epoch : list of int
+        Epoch numbers, from 1.
+    loss : list of float
+        Mean training loss over each epoch's batches (L-BFGS: the loss at the step's start).
+    val_rel_error : list of float
+        Median relative error on the validation library after each epoch.
+    val_peak_error_nm : list of float or None
+        Median main-peak position error after each epoch, nm (None where the data have no distances).
+    learning_rate : list of float
+        Adam's learning rate at each epoch's start (1 for L-BFGS, which does not use it).
+    seconds : list of float
+        Cumulative wall time after each epoch, s (data generation included).
+    data_seconds : list of float
+        Of which generating training data, s (cumulative).
+    initial, final : dict
+        Validation metrics of the random start and of the returned weights.
+    best_epoch : int or None
+        The epoch whose weights were kept (validation-based stopping), else None.
+    seconds_total : float
+        Wall time of the whole training, s.
+    seed : int
+        The training seed.
+    device : str
+        Where it ran.
+    threads : int
+        Torch threads it ran on.
+
+    Raises
+    ------
+    ValueError
+        From `from_dict`, for fields that are not a record's (the message starts with the argument's name).
+
+    Examples
+    --------
+    >>> from descrambler.nets import TrainConfig, TrainingRecord, train, two_layer
+    >>> tiny = TrainConfig(epochs=2, n_train=1000, batch_size=100, n_validation=200)
+    >>> _, record = train(two_layer(n_hidden=8), tiny)
+    >>> record.epoch, TrainingRecord.from_dict(record.to_dict()) == record
+    ([1, 2], True)
+    """
+
+    epoch: list[int] = dataclasses.field(default_factory=list)
+    loss: list[float] = dataclasses.field(default_factory=list)
+    val_rel_error: list[float] = dataclasses.field(default_factory=list)
+    val_peak_error_nm: list[float | None] = dataclasses.field(default_factory=list)
+    learning_rate: list[float] = dataclasses.field(default_factory=list)
+    seconds: list[float] = dataclasses.field(default_factory=list)
+    data_seconds: list[float] = dataclasses.field(default_factory=list)
+    initial: dict = dataclasses.field(default_factory=dict)
+    final: dict = dataclasses.field(default_factory=dict)
+    best_epoch: int | None = None
+    seconds_total: float = 0.0
+    seed: int = 0
+    device: str = "cpu"
+    threads: int = 1
+
+    def to_dict(self) -> dict:
+        """The record as plain JSON-ready fields.
+
+        Returns
+        -------
+        dict
+            One entry per attribute.
+
+        Examples
+        --------
+        >>> from descrambler.nets import TrainingRecord
+        >>> TrainingRecord(seed=3).to_dict()["seed"]
+        3
+        """
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, fields: dict) -> "TrainingRecord":
+        """The record from `to_dict`'s fields (as a model file stores them).
+
+        Parameters
+        ----------
+        fields : dict
+            The fields; unknown ones are refused.
+
+        Returns
+        -------
+        TrainingRecord
+            The record.
+
+        Raises
+        ------
+        ValueError
+            If `fields` is not a dict or names a field the record does not have (the message starts with
+            the argument's name).
+
+        Examples
+        --------
+        >>> from descrambler.nets import TrainingRecord
+        >>> TrainingRecord.from_dict({"epoch": [1], "seed": 2}).epoch
+        [1]
+        """
+        if not isinstance(fields, dict):
+            raise ValueError(f"fields: expected a dict, got {type(fields).__name__}")
+        unknown = set(fields) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"fields: not fields of a training record: {sorted(unknown)}")
+        return cls(**fields)
+
+
 class TrainingDiverged(RuntimeError):
     """Training stopped because the loss or the weights stopped being finite.
 
@@ -310,7 +422,7 @@ def torch_threads(threads: int | None) -> Iterator[None]:
 
 
 def train(model: nn.Module, config: TrainConfig | None = None, seed: int = 0, device="cpu",
-          progress: bool | None = None, threads: int | None = 1) -> tuple[nn.Module, dict]:
+          progress: bool | None = None, threads: int | None = 1) -> tuple[nn.Module, TrainingRecord]:
     """Train `model` from a random start drawn from `seed` (its incoming weights are discarded).
 
     `config.optimiser` (mini-batch Adam or full-batch L-BFGS) minimises the mean squared error between
@@ -340,11 +452,8 @@ def train(model: nn.Module, config: TrainConfig | None = None, seed: int = 0, de
     -------
     model : torch.nn.Module
         The trained model, on `device`.
-    history : dict
-        Per epoch "epoch", "loss" (mean over the epoch's batches), "val_rel_error", "val_peak_error_nm",
-        "learning_rate", "seconds" (cumulative wall time, data generation included) and "data_seconds"
-        (of which generating training data); "initial" and "final" (validation metrics of the random
-        start and of the result), "best_epoch", "seconds_total", "seed", "device", "threads".
+    history : TrainingRecord
+        What the training did, epoch by epoch (losses, validation errors, times), and its totals.
 
     Raises
     ------
@@ -359,7 +468,7 @@ def train(model: nn.Module, config: TrainConfig | None = None, seed: int = 0, de
     >>> from descrambler.nets import TrainConfig, train, two_layer
     >>> tiny = TrainConfig(epochs=1, n_train=1000, batch_size=100, n_validation=200)
     >>> model, history = train(two_layer(n_hidden=8), tiny, seed=1)
-    >>> history["epoch"], history["final"]["median_rel_error"] < 1
+    >>> history.epoch, history.final["median_rel_error"] < 1
     ([1], True)
     """
     config = DEFAULT_TRAIN_CONFIG if config is None else config
@@ -418,14 +527,13 @@ def _lbfgs_epoch(model: nn.Module, config: TrainConfig):
 
 
 def _train(model: nn.Module, config: TrainConfig, seed: int, device: torch.device,
-           progress: bool | None) -> tuple[nn.Module, dict]:
+           progress: bool | None) -> tuple[nn.Module, TrainingRecord]:
     start = time.perf_counter()
     _reinitialise(model, seed)
     model.to(device)
     run_epoch = _adam_epoch(model, config, seed, device) if config.optimiser == "adam" else _lbfgs_epoch(model, config)
     initial = validate(model, config)
-    history = {"epoch": [], "loss": [], "val_rel_error": [], "val_peak_error_nm": [], "learning_rate": [],
-               "seconds": [], "data_seconds": []}
+    history = TrainingRecord(seed=seed, device=str(device))
     data_seconds = 0.0
     best = (math.inf, None, 0)  # validation error, weights, epoch
     bar = progress_bar(total=config.epochs, desc="training", enabled=progress, unit="epoch")
@@ -448,13 +556,13 @@ def _train(model: nn.Module, config: TrainConfig, seed: int, device: torch.devic
                                    "the weights are no longer finite): lower learning_rate (now "
                                    f"{config.learning_rate:g}) or check the data")
         metrics = validate(model, config)
-        history["epoch"].append(epoch + 1)
-        history["loss"].append(loss)
-        history["val_rel_error"].append(metrics["median_rel_error"])
-        history["val_peak_error_nm"].append(metrics["median_peak_error_nm"])
-        history["learning_rate"].append(learning_rate)
-        history["seconds"].append(time.perf_counter() - start)
-        history["data_seconds"].append(data_seconds)
+        history.epoch.append(epoch + 1)
+        history.loss.append(loss)
+        history.val_rel_error.append(metrics["median_rel_error"])
+        history.val_peak_error_nm.append(metrics["median_peak_error_nm"])
+        history.learning_rate.append(learning_rate)
+        history.seconds.append(time.perf_counter() - start)
+        history.data_seconds.append(data_seconds)
         bar.set_postfix(loss=f"{loss:.4g}", val_error=f"{metrics['median_rel_error']:.4f}")
         bar.update(1)
         if config.patience is not None:
@@ -468,7 +576,6 @@ def _train(model: nn.Module, config: TrainConfig, seed: int, device: torch.devic
         stopped_at = best[2]
         model.load_state_dict(best[1])
         metrics = validate(model, config)
-    history.update(initial=initial, final=metrics, best_epoch=stopped_at,
-                   seconds_total=time.perf_counter() - start, seed=seed, device=str(device),
-                   threads=torch.get_num_threads())
+    history.initial, history.final, history.best_epoch = initial, metrics, stopped_at
+    history.seconds_total, history.threads = time.perf_counter() - start, torch.get_num_threads()
     return model, history
