@@ -65,7 +65,7 @@ def scaling_figure(records: Sequence[dict]):
         (axes[0, 0], [("ensemble", "train_or_load_many")], "networks N", "seconds per network", "linear"),
         (axes[0, 1], [("library", "make_library")], "traces per call", "traces per second", "log"),
         (axes[1, 0], [("training", "train (15 epochs, 2e5 traces)")], "link width (neurons)", "seconds", "linear"),
-        (axes[1, 1], [("exact", "exact"), ("cayley", "Cayley (L-BFGS)")], "neurons n", "seconds", "log"),
+        (axes[1, 1], [("exact", "exact"), ("cayley", "Cayley (trust region)")], "neurons n", "seconds", "log"),
     ]
     for ax, lines, xlabel, ylabel, scale in panels:
         for key, label in lines:
