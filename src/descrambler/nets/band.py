@@ -128,14 +128,17 @@ def predict_band(models: Sequence, traces: ArrayLike, level: float = 0.95, metho
     models, level = _models(models), _level(level)
     choice(method, "method", BAND_METHODS)
     outputs = np.stack([predict(model, traces, batch_size) for model in models])
-    mean = outputs.mean(axis=0)
-    if method == "sd":
-        half = norm.ppf(0.5 + level / 2) * outputs.std(axis=0, ddof=1)
-        low, high = mean - half, mean + half
-    else:
-        low, high = np.quantile(outputs, [0.5 - level / 2, 0.5 + level / 2], axis=0)
-    return EnsemblePrediction(mean, np.clip(low, 0, None), high, level, method, len(models),
+    low, high = _band(outputs, level, method)
+    return EnsemblePrediction(outputs.mean(axis=0), np.clip(low, 0, None), high, level, method, len(models),
                               outputs if per_net else None)
+
+
+def _band(values: np.ndarray, level: float, method: str) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high) edges of the `level` band of `values` over its first axis (the networks)."""
+    if method == "sd":
+        half = norm.ppf(0.5 + level / 2) * values.std(axis=0, ddof=1)
+        return values.mean(axis=0) - half, values.mean(axis=0) + half
+    return tuple(np.quantile(values, [0.5 - level / 2, 0.5 + level / 2], axis=0))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -240,12 +243,7 @@ def band_coverage(models: Sequence, traces: ArrayLike, distributions: ArrayLike,
         raise ValueError(f"r: expected {truth.shape[1]} distances, got {r.shape[0]}")
     support = truth >= 0.01 * truth.max(axis=1, keepdims=True)
     inside = (truth >= prediction.low) & (truth <= prediction.high)
-    means = prediction.per_net @ r  # (nets, traces), nm
-    if method == "sd":
-        centre, half = means.mean(axis=0), norm.ppf(0.5 + level / 2) * means.std(axis=0, ddof=1)
-        low, high = centre - half, centre + half
-    else:
-        low, high = np.quantile(means, [0.5 - level / 2, 0.5 + level / 2], axis=0)
+    low, high = _band(prediction.per_net @ r, level, method)  # the networks' mean distances, nm
     true_mean = truth @ r
     return BandCoverage(pointwise=float(inside[support].mean()),
                         whole_trace=float(np.mean(np.all(inside | ~support, axis=1))),
