@@ -7,9 +7,10 @@ import stat
 
 import pytest
 
-from descrambler import _io, benchmarks
+from descrambler import _io
 from descrambler.__main__ import main
-from descrambler.benchmarks import descramble, ensemble, library, replica, training
+from descrambler.bookkit import benchmarks
+from descrambler.bookkit.benchmarks import descramble, ensemble, library, replica, training
 
 
 @pytest.fixture
@@ -202,7 +203,7 @@ def test_n_hidden_only_for_the_book_network(capsys):
     (["analyse", "/no/such/trace.txt"], "error: path: no such file"),
 ])
 def test_other_commands_report_user_errors_in_one_line(capsys, monkeypatch, argv, expected):
-    from descrambler import fidelity
+    from descrambler.study import fidelity
 
     monkeypatch.setattr(fidelity, "run_candidate", lambda *a, **k: pytest.fail("ran before the arguments were checked"))
     assert main(argv) == 1

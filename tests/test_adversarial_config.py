@@ -7,8 +7,14 @@ import numpy as np
 import pytest
 
 from descrambler import _validate
-from descrambler.deer import (DISTANCE_RANGE_NM, MAX_PEAKS, TIME_RANGE_US, LibraryConfig, dipolar_frequency,
-                              dipolar_kernel, dipolar_kernel_by_quadrature, make_library)
+from descrambler.deer import (
+    LibraryConfig,
+    dipolar_frequency,
+    dipolar_kernel,
+    dipolar_kernel_by_quadrature,
+    make_library,
+)
+from descrambler.deer.simulate import DISTANCE_RANGE_NM, MAX_PEAKS, TIME_RANGE_US
 from descrambler.groups import descramble, smoothness_objective
 from descrambler.nets.training import TrainConfig
 
@@ -42,7 +48,7 @@ def test_library_counts_given_as_floats_are_refused(name):
                                          ("lbfgs_iterations", 20.0)])
 def test_training_counts_given_as_floats_are_refused(name, value):
     with pytest.raises(ValueError, match=f"^{name}: expected a positive integer"):
-        TrainConfig(**{name: value})
+        TrainConfig(data=LibraryConfig(), **{name: value})
 
 
 def test_numpy_integer_counts_are_stored_as_int_and_give_the_same_library():

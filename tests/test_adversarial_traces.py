@@ -6,9 +6,9 @@ import warnings
 import numpy as np
 import pytest
 
-from descrambler.bruker import read_bes3t, read_descriptor
+from descrambler.deer.bruker import read_bes3t, read_descriptor
 from descrambler.deer import dipolar_kernel
-from descrambler.traces import load_trace
+from descrambler.deer.traces import load_trace
 
 T_US = np.arange(0, 3.0, 0.008)
 SIGNAL = 0.7 + 0.3 * dipolar_kernel(T_US, [3.5])[:, 0]

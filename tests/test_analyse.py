@@ -14,7 +14,7 @@ from descrambler.__main__ import main
 from descrambler.analyse import (Analysis, analyse_trace, coverage, fit_depth_and_background, moments, report,
                                  report_json, save_plot, tikhonov_fit)
 from descrambler.deer import LibraryConfig, dipolar_kernel
-from descrambler.traces import load_trace
+from descrambler.deer.traces import load_trace
 
 CONFIG = LibraryConfig()
 KUPROV = Path(__file__).resolve().parents[1] / "data" / "kuprov"
@@ -158,7 +158,7 @@ def test_save_plot_is_atomic_and_readable(tmp_path):
 def fixed_book_network(monkeypatch):
     """Replace the book's network by a fixed one, so the command-line tests train nothing."""
     model = fixed_model(gaussian(CONFIG.r, 3.0, 0.2))
-    monkeypatch.setattr(analyse, "_models", lambda model_, profile: ([model], CONFIG, profile))
+    monkeypatch.setattr(analyse.trace, "_models", lambda model_, profile: ([model], CONFIG, profile))
 
 
 def test_command_line_text_json_and_plot(tmp_path, capsys, fixed_book_network):

@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from descrambler.book import BookError, benchmark_table, build, toc_notebooks
+from descrambler.bookkit.build import BookError, benchmark_table, build, toc_notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -116,7 +116,7 @@ def test_every_chapter_renders_with_figures(smoke_book):
 @pytest.mark.book
 def test_a_reader_finds_no_broken_page_in_the_smoke_book(smoke_book):
     """Every page: internal links, images, figures; with Chromium also console errors and a screenshot."""
-    from descrambler.htmlcheck import check_book
+    from descrambler.bookkit.htmlcheck import check_book
 
     reports = check_book(smoke_book / "html", smoke_book / "screenshots")
     assert len(reports) >= len(toc_notebooks(ROOT))
@@ -181,7 +181,7 @@ def test_later_chapters_reuse_chapter_2s_cached_network(smoke_book):
 
 
 def test_paper_profile_runs_the_findings_on_a_hundred_networks():
-    from descrambler.book import chapter_parameters
+    from descrambler.bookkit.build import chapter_parameters
 
     assert chapter_parameters(ROOT, "07_findings", "paper") == {"n_networks": 100}
     assert chapter_parameters(ROOT, "02_training", "paper") == {}  # every other chapter at full size
@@ -203,7 +203,7 @@ def _fake_jupyter_book(behaviour):
 
 @pytest.mark.parametrize("behaviour, error", [("fail", BookError), ("interrupt", KeyboardInterrupt)])
 def test_failed_or_interrupted_html_step_leaves_no_book(tmp_path, quiet_env, monkeypatch, behaviour, error):
-    import descrambler.book as book
+    import descrambler.bookkit.build as book
 
     root = _project(tmp_path, _notebook("size = 3"))
     monkeypatch.setattr(book.subprocess, "run", _fake_jupyter_book(behaviour))
@@ -214,7 +214,7 @@ def test_failed_or_interrupted_html_step_leaves_no_book(tmp_path, quiet_env, mon
 
 
 def test_successful_html_step_replaces_the_book(tmp_path, quiet_env, monkeypatch):
-    import descrambler.book as book
+    import descrambler.bookkit.build as book
 
     root = _project(tmp_path, _notebook("size = 3"))
     monkeypatch.setattr(book.subprocess, "run", _fake_jupyter_book("succeed"))

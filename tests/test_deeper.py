@@ -1,4 +1,4 @@
-"""Tests of descrambler.deeper: the specs of the deeper DEERNets, the width rule, cached mixed training and
+"""Tests of descrambler.study.deeper: the specs of the deeper DEERNets, the width rule, cached mixed training and
 the first-layer reading of a batch-normalised net."""
 
 import dataclasses
@@ -8,16 +8,16 @@ import pytest
 import torch
 from torch import nn
 
-from descrambler import deeper
-from descrambler.deer import LibraryConfig
-from descrambler.deeper import (N_CONFIRMATION, PRODUCTION_TRAIN, THREE_LAYER_EPOCHS, WIDTH, choose_width,
+from descrambler.study import deeper
+from descrambler.deer import DEFAULT_TRAIN_CONFIG, LibraryConfig
+from descrambler.study.deeper import (N_CONFIRMATION, PRODUCTION_TRAIN, THREE_LAYER_EPOCHS, WIDTH, choose_width,
                                 first_layer_scale, production_shortfall, production_spec, read_first_layers,
                                 three_layer_architecture, three_layer_spec)
 from descrambler.nets import train_or_load_jobs
-from descrambler.findings.table import CLAIMS
+from descrambler.study.findings.table import CLAIMS
 from descrambler.nets import TrainConfig, two_layer
 from descrambler.nets.architectures import build
-from descrambler.spec import CONFIRMATION_SEEDS, DEVELOPMENT_SEEDS, SMOKE_SIZES, book_spec
+from descrambler.study.spec import CONFIRMATION_SEEDS, DEVELOPMENT_SEEDS, SMOKE_SIZES, book_spec
 
 CLAIM = {c.key: c for c in CLAIMS}
 
@@ -73,14 +73,16 @@ def test_choose_width_takes_the_narrowest_within_the_tolerance():
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: three_layer_spec("paper"), "profile: unknown value"),
+    (lambda: three_layer_spec("large"), "profile: unknown value"),
     (lambda: production_spec("large"), "profile: unknown value"),
     (lambda: three_layer_architecture(0), "width: must be a positive integer"),
     (lambda: production_shortfall({"epochs": 4}), "train: expected a TrainConfig"),
     (lambda: choose_width([]), "rows: need at least one"),
     (lambda: train_or_load_jobs([]), "jobs: need at least one"),
-    (lambda: train_or_load_jobs([(three_layer_architecture(4), TrainConfig(), -1)]), "seed: expected a non-negative"),
-    (lambda: train_or_load_jobs([(three_layer_architecture(4), TrainConfig(), 0)], workers=0), "workers: must be"),
+    (lambda: train_or_load_jobs([(three_layer_architecture(4), DEFAULT_TRAIN_CONFIG, -1)]),
+     "seed: expected a non-negative"),
+    (lambda: train_or_load_jobs([(three_layer_architecture(4), DEFAULT_TRAIN_CONFIG, 0)], workers=0),
+     "workers: must be"),
 ])
 def test_bad_input_raises_naming_the_argument(call, message):
     with pytest.raises(ValueError, match=message):
@@ -90,7 +92,7 @@ def test_bad_input_raises_naming_the_argument(call, message):
 @pytest.mark.parametrize("workers", [1, 2])
 def test_train_or_load_jobs_trains_mixed_architectures_once_then_loads(monkeypatch, tmp_path, workers):
     monkeypatch.setenv("DESCRAMBLER_CACHE", str(tmp_path))
-    config = TrainConfig(epochs=1, n_train=500, batch_size=100, n_validation=100)
+    config = TrainConfig(data=LibraryConfig(), epochs=1, n_train=500, batch_size=100, n_validation=100)
     jobs = [(three_layer_architecture(4), config, 0), ({"name": "two_layer", "arguments": {"n_hidden": 4}}, config, 0)]
     first = train_or_load_jobs(jobs, workers=workers)  # with 2 workers: in two spawned processes
     second = train_or_load_jobs(jobs, workers=1)

@@ -1,4 +1,4 @@
-"""Tests of descrambler.ensemble and its command: a tidy table, a resumable run, clear refusals."""
+"""Tests of descrambler.study.ensemble and its command: a tidy table, a resumable run, clear refusals."""
 
 import csv
 import subprocess
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from descrambler.ensemble import COLUMNS, run_ensemble, tidy_rows
-from descrambler.findings.table import CLAIMS
+from descrambler.study.ensemble import COLUMNS, run_ensemble, tidy_rows
+from descrambler.study.findings.table import CLAIMS
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from descrambler.deer import LibraryConfig, make_library
-from descrambler.findings.analysis import layer_grams, read_network, spectral_filtering, weights
+from descrambler.study.findings.analysis import layer_grams, read_network, spectral_filtering, weights
 from descrambler.nets import two_layer
 
 CONFIG = LibraryConfig()
@@ -70,7 +70,7 @@ def test_bad_input():
 
 
 def test_jacobians_leave_the_model_unchanged(model):
-    from descrambler.findings.regularisation import jacobians
+    from descrambler.study.findings.regularisation import jacobians
 
     model.train()
     jacobians(model, make_library(2, CONFIG, seed=1).traces)
@@ -82,7 +82,7 @@ def test_jacobians_leave_the_model_unchanged(model):
 
 def test_spectral_filtering_recovers_the_alpha_of_a_tikhonov_inverse():
     from descrambler.deer import dipolar_kernel
-    from descrambler.findings.regularisation import tikhonov_factors
+    from descrambler.study.findings.regularisation import tikhonov_factors
 
     U, sigma, Vt = np.linalg.svd(dipolar_kernel(CONFIG.t, CONFIG.r))
     alpha = 0.05 * sigma[0]

@@ -1,21 +1,21 @@
-"""Tests of descrambler.findings.embedding: the group-embedding reading of a three-layer net's middle matrix."""
+"""Tests of descrambler.study.findings.embedding: the group-embedding reading of a three-layer net's middle matrix."""
 
 import numpy as np
 import pytest
 import torch
 
 from descrambler.deer import LibraryConfig
-from descrambler.deeper import three_layer_architecture
-from descrambler.findings.embedding import (GROUP_EMBEDDING, band_share, embedding_markdown, embedding_rows,
+from descrambler.study.deeper import three_layer_architecture
+from descrambler.study.findings.embedding import (GROUP_EMBEDDING, band_share, embedding_markdown, embedding_rows,
                                             embedding_share, fourier_coordinates, fourier_gram, fourier_pairs,
                                             input_grams, known_representation, link_block_share,
                                             measure_group_embedding, middle_weights, read_middle)
-from descrambler.findings.readings import random_like
+from descrambler.study.findings.readings import random_like
 from descrambler.groups import random_rotation
 from descrambler.groups.objective import smoothness_eigen
 from descrambler.nets import TrainConfig, two_layer
 from descrambler.nets.architectures import build
-from descrambler.spec import BookSpec
+from descrambler.study.spec import BookSpec
 
 
 @pytest.mark.parametrize("reflections", [False, True])
@@ -122,7 +122,7 @@ def test_input_grams_match_the_wiretap_of_one_library():
 
 def test_measure_group_embedding_returns_one_value_per_seed(monkeypatch, tmp_path):
     monkeypatch.setenv("DESCRAMBLER_CACHE", str(tmp_path))
-    train = TrainConfig(epochs=1, n_train=1000, batch_size=100, n_validation=200)
+    train = TrainConfig(data=LibraryConfig(), epochs=1, n_train=1000, batch_size=100, n_validation=200)
     spec = BookSpec("smoke", "tiny", three_layer_architecture(8), train, (0,), (3, 4), n_traces=3000)
     values = measure_group_embedding(spec, spec.confirmation_seeds, workers=1, progress=False)
     assert values["seeds"] == [3, 4]

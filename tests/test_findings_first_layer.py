@@ -3,10 +3,9 @@
 import numpy as np
 import pytest
 
-from descrambler.deer import DIPOLAR_MHZ
-from descrambler.findings.first_layer import bandpass, frequency_ridge, multiplexing, notch
-from descrambler.findings.first_layer import channel_profiles
-from descrambler.findings.spectra import display_spectrum, folded_energy, input_frequencies, power_spectrum
+from descrambler.deer.simulate import DIPOLAR_MHZ
+from descrambler.study.findings.first_layer import bandpass, channel_profiles, frequency_ridge, multiplexing, notch
+from descrambler.study.findings.spectra import display_spectrum, folded_energy, input_frequencies, power_spectrum
 
 N_LINK, N_IN, DT = 40, 256, 2 / 255
 BIN = 1 / (N_IN * DT)  # MHz per input-frequency bin

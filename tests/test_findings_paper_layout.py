@@ -6,8 +6,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from descrambler.findings import paper_layout
-from descrambler.findings.spectra import display_spectrum
+from descrambler.study.findings import paper_layout
+from descrambler.study.findings.spectra import display_spectrum
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from numpy.polynomial import chebyshev, legendre
 
-from descrambler.findings.readings import (band_edges, equivalent, fast_slow_reading, folded_magnitude,
+from descrambler.study.findings.readings import (band_edges, equivalent, fast_slow_reading, folded_magnitude,
                                            gram_reading, input_response, multiplexing_reading, notch_reading,
                                            polynomial_reading, random_like, row_ridge,
                                            smoothness_rank_reading)

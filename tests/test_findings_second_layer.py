@@ -7,9 +7,9 @@ from numpy.polynomial import chebyshev
 from scipy.optimize import minimize_scalar
 
 from descrambler.deer import dipolar_kernel
-from descrambler.findings.regularisation import (filter_factors, fit_tikhonov, jacobians,
+from descrambler.study.findings.regularisation import (filter_factors, fit_tikhonov, jacobians,
                                                  tikhonov_factors)
-from descrambler.findings.second_layer import (chebyshev_curve, chebyshev_fit, chebyshev_map, group_embedding,
+from descrambler.study.findings.second_layer import (chebyshev_curve, chebyshev_fit, chebyshev_map, group_embedding,
                                                harmonic_vectors, polynomial_share, sinusoid_fit)
 
 RNG = np.random.default_rng(0)

@@ -4,8 +4,16 @@ import math
 
 import pytest
 
-from descrambler.findings.table import (NOT_SPECIFIC, final_verdict, CLAIMS, Claim, claims_markdown, findings_table,
-                                        markdown, values_markdown)
+from descrambler.study.findings.table import (
+    CLAIMS,
+    NOT_SPECIFIC,
+    Claim,
+    claims_markdown,
+    final_verdict,
+    findings_table,
+    markdown,
+    values_markdown,
+)
 
 LOWER = Claim("x", "a claim", "reading", "metric", "figure", holds=-10, partly=-3, lower_is_better=True, reason="r")
 HIGHER = Claim("y", "b claim", "reading", "metric", "figure", holds=0.9, partly=0.7, lower_is_better=False, reason="r")
@@ -33,7 +41,7 @@ def test_table_counts_networks_and_uses_the_median():
 def test_the_paper_readings_with_reasons():
     # seven claims of the abstract: group embedding is read on a three-layer net (findings.embedding); the
     # bandpass stands for two (its low-pass part and the notch); Figs. 3 and 4 add fast/slow and orthogonality
-    from descrambler.findings.embedding import GROUP_EMBEDDING
+    from descrambler.study.findings.embedding import GROUP_EMBEDDING
 
     assert len(CLAIMS) == 8 and len({c.key for c in CLAIMS}) == 8 and GROUP_EMBEDDING.key not in {c.key for c in CLAIMS}
     assert all(c.reason and c.reading and c.metric and c.differences for c in CLAIMS)

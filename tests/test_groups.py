@@ -15,7 +15,7 @@ from descrambler.groups.exact import degeneracy
 from descrambler.groups.objective import derivative_matrix
 from descrambler.groups.permutation import move_deltas
 from descrambler.groups.solve import prepare
-from descrambler.toys import smooth_signals
+from descrambler.signals.toys import smooth_signals
 
 
 def smooth_toys(n: int, count: int, rng: np.random.Generator) -> np.ndarray:
@@ -336,7 +336,7 @@ def test_bad_input_raises_value_error_naming_the_argument(call, name):
 def test_descramble_benchmark_records():
     import argparse
 
-    from descrambler.benchmarks import descramble as bench
+    from descrambler.bookkit.benchmarks import descramble as bench
 
     parser = argparse.ArgumentParser()
     bench.add_arguments(parser)

@@ -1,10 +1,10 @@
-"""Tests of descrambler.htmlcheck: the reader's check finds what a reader would, on pages with known faults."""
+"""Tests of descrambler.bookkit.htmlcheck: the reader's check finds what a reader would, on pages with known faults."""
 
 import numpy as np
 import pytest
 from matplotlib.image import imsave
 
-from descrambler.htmlcheck import blank_image, check_book, find_chromium
+from descrambler.bookkit.htmlcheck import blank_image, check_book, find_chromium
 
 GOOD = """<html><body><h1 id="top">Title</h1><a href="#top">up</a> <a href="other.html#part">other</a>
 <a href="https://example.org/x">external</a> <a href="sub/">folder</a>

@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from descrambler import _io, _validate, benchmarks
+from descrambler import _io, _validate
+from descrambler.bookkit import benchmarks
 from descrambler.progress import progress_bar, progress_enabled
 
 

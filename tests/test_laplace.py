@@ -1,4 +1,4 @@
-"""Tests of descrambler.laplace: the kernel on known answers and quadrature, the configuration's checks,
+"""Tests of descrambler.signals.laplace: the kernel on known answers and quadrature, the configuration's checks,
 the generator, and the chapter's reading (its metric on a known answer, its claim and its controls)."""
 
 import dataclasses
@@ -8,11 +8,17 @@ import pytest
 import torch
 from scipy import integrate, stats
 
-from descrambler.findings.laplace import (LOW_PASS_CLAIM, decay_corner, low_pass_claim, low_pass_edge, null_controls,
-                                          read_low_pass)
-from descrambler.laplace import BLOCK_SIZE, LaplaceConfig, laplace_kernel, make_laplace
 from descrambler.nets import two_layer
 from descrambler.nets.training import _reinitialise
+from descrambler.signals.laplace import BLOCK_SIZE, LaplaceConfig, laplace_kernel, make_laplace
+from descrambler.study.findings.laplace import (
+    LOW_PASS_CLAIM,
+    decay_corner,
+    low_pass_claim,
+    low_pass_edge,
+    null_controls,
+    read_low_pass,
+)
 
 SMALL = LaplaceConfig(n_time=64, n_tau=48, max_peaks=2, min_width=0.1)
 

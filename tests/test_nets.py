@@ -7,7 +7,8 @@ from torch import nn
 
 from descrambler.deer import LibraryConfig
 from descrambler.nets import (deep, denoiser, peak_error, predict, relative_error, summary, two_layer,
-                              unit_sum, validation_library)
+                              unit_sum)
+from descrambler.deer import validation_library
 from descrambler.nets.architectures import MeanNormalise, build, linear_layers
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from descrambler.deer import DEFAULT_TRAIN_CONFIG, LibraryConfig
 from descrambler.nets import TrainConfig, deep, denoiser, load, predict, save, train_or_load, two_layer
 from descrambler.nets import modelfile
 from descrambler.nets.modelfile import read_record, sidecar_path
@@ -27,7 +28,8 @@ def saved(tmp_path):
     torch.manual_seed(0)
     model = two_layer(output="linear")
     path = tmp_path / "m.safetensors"
-    save(model, path, {"seed": 3, "metrics": {"median_rel_error": np.float64(0.5)}, "train_config": TrainConfig()})
+    metadata = {"seed": 3, "metrics": {"median_rel_error": np.float64(0.5)}, "train_config": DEFAULT_TRAIN_CONFIG}
+    save(model, path, metadata)
     return model, path
 
 
@@ -51,7 +53,7 @@ def test_sidecar_records_architecture_versions_and_metadata(saved):
     assert len(record["sha256"]) == 64
     assert {"descrambler", "torch", "safetensors"} <= set(record["versions"])
     assert record["metadata"]["seed"] == 3
-    assert record["metadata"]["train_config"]["library"]["n_time"] == 256
+    assert record["metadata"]["train_config"]["data"]["n_time"] == 256
     assert load(path).metadata["metrics"]["median_rel_error"] == 0.5
 
 
@@ -192,7 +194,7 @@ def test_save_checks_its_arguments(tmp_path):
     assert not (tmp_path / "x.safetensors").exists()  # nothing written on failure
 
 
-TINY = TrainConfig(epochs=1, n_train=1000, batch_size=100, n_validation=200)
+TINY = TrainConfig(data=LibraryConfig(), epochs=1, n_train=1000, batch_size=100, n_validation=200)
 TINY_NET = {"name": "two_layer", "arguments": {"n_hidden": 8}}
 
 
@@ -236,11 +238,12 @@ def test_cache_key_depends_on_every_input(monkeypatch):
     key = cache.cache_key({"name": "two_layer", "arguments": {}}, TINY, 0)
     assert key != cache.cache_key({"name": "two_layer", "arguments": {}}, TINY, 1)
     assert key != cache.cache_key({"name": "two_layer", "arguments": {"n_hidden": 8}}, TINY, 0)
-    assert key != cache.cache_key({"name": "two_layer", "arguments": {}}, TrainConfig(epochs=2), 0)
+    longer = TrainConfig(data=LibraryConfig(), epochs=2)
+    assert key != cache.cache_key({"name": "two_layer", "arguments": {}}, longer, 0)
     monkeypatch.setattr(cache, "__version__", "9.9")
     assert key != cache.cache_key({"name": "two_layer", "arguments": {}}, TINY, 0)
     monkeypatch.undo()
-    monkeypatch.setattr(cache, "source_hash", lambda: "changed code")
+    monkeypatch.setattr(cache, "source_hash", lambda modules=(): "changed code")
     assert key != cache.cache_key({"name": "two_layer", "arguments": {}}, TINY, 0)
 
 
@@ -248,7 +251,7 @@ def test_many_networks_train_in_parallel_like_one_at_a_time(tmp_path, monkeypatc
     from descrambler.nets import train_or_load, train_or_load_many
 
     monkeypatch.setenv("DESCRAMBLER_CACHE", str(tmp_path / "parallel"))
-    config = TrainConfig(epochs=1, n_train=1000, batch_size=100, n_validation=200)
+    config = TrainConfig(data=LibraryConfig(), epochs=1, n_train=1000, batch_size=100, n_validation=200)
     architecture = {"name": "two_layer", "arguments": {"n_hidden": 6}}
     many = train_or_load_many([3, 4], architecture, config, workers=2)
     assert [info["from_cache"] for _, info in many] == [False, False]

@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-from descrambler.deer import LibraryConfig, make_library
-from descrambler.laplace import LaplaceConfig, make_laplace
-from descrambler.nets import (DEFAULT_TRAIN_CONFIG, TrainConfig, cache, denoiser, predict, relative_error, train,
-                              two_layer)
+from descrambler.deer import DEFAULT_TRAIN_CONFIG, LibraryConfig, make_library
+from descrambler.nets import TrainConfig, cache, denoiser, predict, relative_error, train, two_layer
+from descrambler.nets.data import data_from_dict, distribution_targets
 from descrambler.nets.metrics import VALIDATION_SEED
-from descrambler.nets.training import library_seed, targets, training_data
-from descrambler.speech import SpeechConfig, make_speech
+from descrambler.nets.training import library_seed, training_data
+from descrambler.signals.laplace import LaplaceConfig, make_laplace
+from descrambler.signals.speech import SpeechConfig, make_speech
 
-SMALL = TrainConfig(epochs=3, n_train=3000, batch_size=64, learning_rate=1e-2, n_validation=400)
+SMALL = TrainConfig(data=LibraryConfig(), epochs=3, n_train=3000, batch_size=64, learning_rate=1e-2, n_validation=400)
 
 
 @pytest.fixture(scope="module")
@@ -81,9 +81,10 @@ def test_targets():
     from descrambler.deer import make_library
 
     library = make_library(10, LibraryConfig(), seed=1)
-    np.testing.assert_allclose(targets(library, "max_0.75").max(axis=1), 0.75, rtol=1e-6)
-    assert targets(library, "clean") is library.clean
-    assert targets(library, "distribution") is library.distributions
+    np.testing.assert_allclose(distribution_targets(library.distributions, "max_0.75").max(axis=1), 0.75, rtol=1e-6)
+    np.testing.assert_array_equal(distribution_targets(library.distributions, "distribution"), library.distributions)
+    _, clean = LibraryConfig().training_pairs(10, 1, "clean")
+    np.testing.assert_array_equal(clean, library.clean)
 
 
 def test_training_seeds_avoid_the_validation_seed():
@@ -112,12 +113,12 @@ def test_cuda_request_is_clear_without_cuda():
     ({"schedule": "linear"}, "schedule: unknown value"),
     ({"target": "peaks"}, "target: unknown value"),
     ({"fresh_data": "yes"}, "fresh_data: expected True or False"),
-    ({"library": {}}, "library: expected a LibraryConfig"),
+    ({"data": {}}, "data: expected a training-data dataclass"),
     ({"validation_seed": -1}, "validation_seed: expected a non-negative integer"),
 ])
 def test_bad_config_raises(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        TrainConfig(**kwargs)
+        TrainConfig(**{"data": LibraryConfig(), **kwargs})
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -169,7 +170,7 @@ def test_bad_training_options_name_the_field(field, value):
 def test_training_benchmark_names_the_output_and_profile(tmp_path, monkeypatch):
     import argparse
 
-    from descrambler.benchmarks import training as bench
+    from descrambler.bookkit.benchmarks import training as bench
 
     monkeypatch.setenv("DESCRAMBLER_CACHE", str(tmp_path))
     parser = argparse.ArgumentParser()
@@ -180,71 +181,111 @@ def test_training_benchmark_names_the_output_and_profile(tmp_path, monkeypatch):
     assert (tmp_path / "m.safetensors").exists()
 
 
-SPEECH = TrainConfig(data="speech", target="clean", epochs=2, n_train=2000, batch_size=64, learning_rate=3e-3,
-                     n_validation=200, speech=SpeechConfig(snr_db=(0.0, 5.0)))
+SPEECH = TrainConfig(data=SpeechConfig(snr_db=(0.0, 5.0)), target="clean", epochs=2, n_train=2000, batch_size=64,
+                     learning_rate=3e-3, n_validation=200)
 
 
 def test_denoiser_trains_on_speech():
     model, history = train(denoiser(hidden=(32,)), SPEECH, seed=2)
     assert history.val_rel_error[-1] < history.initial["median_rel_error"] - 0.1
     assert history.val_peak_error_nm == [None, None]
-    clean, noisy = make_speech(SPEECH.n_validation, SPEECH.speech, SPEECH.validation_seed)
+    clean, noisy = make_speech(SPEECH.n_validation, SPEECH.data, SPEECH.validation_seed)
     y_hat = model(torch.from_numpy(noisy)).detach().numpy()
     error = np.linalg.norm(y_hat - clean, axis=1) / np.linalg.norm(clean, axis=1)
     assert history.final["median_rel_error"] == pytest.approx(float(np.median(error)), rel=1e-5)
 
 
 def test_training_data_follows_config():
-    deer = TrainConfig(n_train=300, batch_size=100, target="max_0.75")
+    deer = TrainConfig(data=LibraryConfig(), n_train=300, batch_size=100, target="max_0.75")
     x, y = training_data(deer, 9)
-    library = make_library(300, deer.library, 9)
+    library = make_library(300, deer.data, 9)
     np.testing.assert_array_equal(x, library.traces)
-    np.testing.assert_array_equal(y, targets(library, "max_0.75"))
+    np.testing.assert_array_equal(y, distribution_targets(library.distributions, "max_0.75"))
     x, y = training_data(SPEECH, 9)
-    clean, noisy = make_speech(SPEECH.n_train, SPEECH.speech, 9)
+    clean, noisy = make_speech(SPEECH.n_train, SPEECH.data, 9)
     np.testing.assert_array_equal(x, noisy)
     np.testing.assert_array_equal(y, clean)
 
 
 def test_speech_config_round_trip_and_cache_key():
     assert TrainConfig.from_dict(json.loads(json.dumps(SPEECH.to_dict()))) == SPEECH
-    assert TrainConfig.from_dict({"epochs": 3}) == TrainConfig(epochs=3)  # records written before `data` existed
+    assert SPEECH.to_dict()["data"]["kind"] == "descrambler.signals.speech:SpeechConfig"
     key = cache.cache_key({"name": "denoiser", "arguments": {}}, SPEECH, 0)
-    louder = dataclasses.replace(SPEECH, speech=SpeechConfig(snr_db=(5.0, 10.0)))
+    louder = dataclasses.replace(SPEECH, data=SpeechConfig(snr_db=(5.0, 10.0)))
     assert key != cache.cache_key({"name": "denoiser", "arguments": {}}, louder, 0)
-    assert key != cache.cache_key({"name": "denoiser", "arguments": {}}, dataclasses.replace(SPEECH, data="deer"), 0)
-    assert "speech.py" in cache.SOURCES
+    on_deer = dataclasses.replace(SPEECH, data=LibraryConfig())
+    assert key != cache.cache_key({"name": "denoiser", "arguments": {}}, on_deer, 0)
+    assert cache.data_sources(SPEECH) == ("descrambler.signals.speech",)
+    assert cache.data_sources(on_deer) == ("descrambler.deer.simulate", "descrambler.deer.metrics")
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"data": "audio"}, "data: unknown value"),
-    ({"data": "speech"}, "target: the speech data has clean frames as its only target"),
-    ({"speech": {"snr_db": (0, 5)}}, "speech: expected a SpeechConfig"),
+    ({"data": "speech"}, "^data: expected a training-data dataclass"),
+    ({"data": {"snr_db": (0, 5)}}, "^data: expected a training-data dataclass"),
+    ({"data": SpeechConfig()}, "^target: unknown value 'max_0.75'; expected one of 'clean'"),
 ])
 def test_bad_data_config_raises(kwargs, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig(**kwargs)
 
 
+def test_train_config_needs_its_data():
+    with pytest.raises(TypeError, match="data"):
+        TrainConfig(epochs=3)
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"n_time": 8}, "^data: expected fields with a 'kind'"),
+    ({"kind": "os:path"}, "^data: kind 'os:path' is not a dataclass"),
+    ({"kind": "somewhere_else.data:Config"}, "^data: kind 'somewhere_else.data:Config' is not imported"),
+    ({"kind": "descrambler.nets.training:TrainingRecord"}, "^data: kind .* does not follow the TrainingData"),
+])
+def test_bad_data_records_are_refused(fields, message):
+    with pytest.raises(ValueError, match=message):
+        data_from_dict(fields)
+
+
+def test_a_users_own_data_trains_through_the_protocol():
+    """A frozen dataclass with targets, training_pairs and validation_summary is all `train` needs."""
+    @dataclasses.dataclass(frozen=True)
+    class Copy:
+        width: int = 16
+        targets = ("same",)
+
+        def training_pairs(self, n, seed, target):
+            x = np.random.default_rng(seed).standard_normal((n, self.width)).astype(np.float32)
+            return x, x.copy()
+
+        def validation_summary(self, model, n, seed, target):
+            x, y = self.training_pairs(n, seed, target)
+            error = relative_error(predict(model, x), y)
+            return {"median_rel_error": float(np.median(error)), "median_peak_error_nm": None}
+
+    config = TrainConfig(data=Copy(), target="same", epochs=3, n_train=2000, batch_size=50, n_validation=100)
+    _, history = train(two_layer(16, 32, 16, output="linear"), config, seed=0)
+    assert history.final["median_rel_error"] < history.initial["median_rel_error"]
+
+
 def test_a_diverging_training_says_so_and_names_the_epoch():
     from descrambler.nets import TrainingDiverged
 
-    config = TrainConfig(epochs=3, n_train=512, batch_size=64, n_validation=100, learning_rate=1e30,
+    config = TrainConfig(data=LibraryConfig(), epochs=3, n_train=512, batch_size=64, n_validation=100,
+                         learning_rate=1e30,
                          target="distribution")
     with pytest.raises(TrainingDiverged,
                        match=r"^training diverged in epoch 1 of 3 .*lower learning_rate \(now 1e\+30\)"):
         train(two_layer(n_hidden=8, output="linear"), config, seed=0)
 
 
-LAPLACE = TrainConfig(data="laplace", target="distribution", epochs=2, n_train=3000, batch_size=64, n_validation=300,
-                      laplace=LaplaceConfig(n_time=64, n_tau=48, min_width=0.1))
+LAPLACE = TrainConfig(data=LaplaceConfig(n_time=64, n_tau=48, min_width=0.1), target="distribution", epochs=2,
+                      n_train=3000, batch_size=64, n_validation=300)
 
 
 def test_a_net_trains_on_decays():
     model, history = train(two_layer(64, 16, 48, output="softplus"), LAPLACE, seed=2)
     assert history.val_rel_error[-1] < history.initial["median_rel_error"] - 0.1
     assert history.val_peak_error_nm == [None, None]  # a peak error would be in decades of tau, not nm
-    decays = make_laplace(LAPLACE.n_validation, LAPLACE.laplace, LAPLACE.validation_seed)
+    decays = make_laplace(LAPLACE.n_validation, LAPLACE.data, LAPLACE.validation_seed)
     error = relative_error(predict(model, decays.traces), decays.distributions)
     assert history.final["median_rel_error"] == pytest.approx(float(np.median(error)), rel=1e-9)
 
@@ -253,38 +294,31 @@ def test_a_net_trains_on_decays():
 def test_training_data_of_decays_follows_config(target):
     config = dataclasses.replace(LAPLACE, target=target)
     x, y = training_data(config, 9)
-    decays = make_laplace(config.n_train, config.laplace, 9)
+    decays = make_laplace(config.n_train, config.data, 9)
     np.testing.assert_array_equal(x, decays.traces)
-    np.testing.assert_array_equal(y, targets(decays, target))
+    np.testing.assert_array_equal(y, distribution_targets(decays.distributions, target))
     assert y.flags["C_CONTIGUOUS"] and y.dtype == np.float32
 
 
 def test_laplace_config_round_trip_and_cache_key():
     assert TrainConfig.from_dict(json.loads(json.dumps(LAPLACE.to_dict()))) == LAPLACE
-    assert TrainConfig.from_dict({"epochs": 3, "speech": {}}) == TrainConfig(epochs=3)  # records before `laplace`
     architecture = {"name": "two_layer", "arguments": {"n_in": 64, "n_out": 48}}
     key = cache.cache_key(architecture, LAPLACE, 0)
-    noisier = dataclasses.replace(LAPLACE, laplace=dataclasses.replace(LAPLACE.laplace, max_noise=0.05))
+    noisier = dataclasses.replace(LAPLACE, data=dataclasses.replace(LAPLACE.data, max_noise=0.05))
     assert key != cache.cache_key(architecture, noisier, 0)
-    assert "laplace.py" in cache.SOURCES
+    assert cache.data_sources(LAPLACE) == ("descrambler.signals.laplace",)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"data": "laplace", "target": "clean"}, "^target: the laplace data trains relaxation-time distributions"),
-    ({"laplace": {"n_time": 64}}, "^laplace: expected a LaplaceConfig"),
-    ({"laplace": LibraryConfig()}, "^laplace: expected a LaplaceConfig, got LibraryConfig"),
-    ({"data": "laplace", "speech": "speech"}, "^speech: expected a SpeechConfig"),
-])
-def test_bad_laplace_combinations_are_refused(kwargs, message):
-    with pytest.raises(ValueError, match=message):
-        TrainConfig(**kwargs)
+def test_decays_have_no_clean_target():
+    with pytest.raises(ValueError, match="^target: unknown value 'clean'; expected one of 'max_0.75', 'distribution'"):
+        TrainConfig(data=LaplaceConfig(), target="clean")
 
 
 def test_the_training_record_is_typed_and_round_trips_through_the_model_cache(tmp_path, monkeypatch):
     from descrambler.nets import TrainingRecord, train_or_load
 
     monkeypatch.setenv("DESCRAMBLER_CACHE", str(tmp_path))
-    tiny = TrainConfig(epochs=2, n_train=1000, batch_size=100, n_validation=200)
+    tiny = TrainConfig(data=LibraryConfig(), epochs=2, n_train=1000, batch_size=100, n_validation=200)
     architecture = {"name": "two_layer", "arguments": {"n_hidden": 8}}
     _, fresh = train_or_load(3, architecture, tiny)
     _, cached = train_or_load(3, architecture, tiny)

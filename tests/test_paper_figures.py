@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from descrambler.paper_figures import Figure2, cubic_curve, figure2
+from descrambler.study.paper_figures import Figure2, cubic_curve, figure2
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,15 @@
-"""Tests of descrambler.performance: the Performance page's scaling figure from benchmark records."""
+"""Tests of descrambler.bookkit.performance: the Performance page's scaling figure from benchmark records."""
 
 import re
 
-from descrambler.performance import machines, scaling_figure, scaling_markdown, scaling_series, series, write_scaling
+from descrambler.bookkit.performance import (
+    machines,
+    scaling_figure,
+    scaling_markdown,
+    scaling_series,
+    series,
+    write_scaling,
+)
 
 MACHINE = {"cpu": "Test CPU", "cores": 2}
 

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from descrambler.bruker import read_bes3t
+from descrambler.deer.bruker import read_bes3t
 from descrambler.deer import LibraryConfig, dipolar_kernel, make_library
 from descrambler.groups import descramble, random_rotation, signed_permutation_matrix, smoothness_objective
 from descrambler.groups.solve import zero_level
-from descrambler.traces import TIME_UNITS, load_trace
+from descrambler.deer.traces import TIME_UNITS, load_trace
 
 SHORT = settings(max_examples=15, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 seeds = st.integers(0, 2**32 - 1)

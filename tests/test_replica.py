@@ -1,4 +1,4 @@
-"""The rational replica (descrambler.replica): filters, boundaries, Eq. 13, the L-curve, the replica,
+"""The rational replica (descrambler.study.replica): filters, boundaries, Eq. 13, the L-curve, the replica,
 the swap test and the benchmark."""
 
 import argparse
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from descrambler import replica as R
+from descrambler.study import replica as R
 from descrambler.deer import make_library
 from descrambler.nets.architectures import two_layer
 
@@ -310,7 +310,7 @@ def test_bad_input_raises_value_error_naming_the_argument(libraries):
 
 
 def test_replica_benchmark_record(tmp_path, monkeypatch):
-    from descrambler.benchmarks import replica as bench
+    from descrambler.bookkit.benchmarks import replica as bench
 
     monkeypatch.setenv("DESCRAMBLER_CACHE", str(tmp_path))
     parser = argparse.ArgumentParser()

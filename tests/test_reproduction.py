@@ -1,18 +1,18 @@
-"""Tests of descrambler.findings.reproduction, descrambler.fidelity and descrambler.spec."""
+"""Tests of descrambler.study.findings.reproduction, descrambler.study.fidelity and descrambler.study.spec."""
 
 import dataclasses
 
 import numpy as np
 import pytest
 
-from descrambler import fidelity
+from descrambler.study import fidelity
 from descrambler.deer import LibraryConfig
-from descrambler.findings.readings import row_ridge
-from descrambler.findings.reproduction import CUBE_ROOT, measure_networks, rescaling_metric
-from descrambler.findings.table import CLAIMS
+from descrambler.study.findings.readings import row_ridge
+from descrambler.study.findings.reproduction import CUBE_ROOT, measure_networks, rescaling_metric
+from descrambler.study.findings.table import CLAIMS
 from descrambler.nets import TrainConfig, train, two_layer
-from descrambler.paper_figures import figure2
-from descrambler.spec import CONFIRMATION_SEEDS, DEVELOPMENT_SEEDS, book_spec
+from descrambler.study.paper_figures import figure2
+from descrambler.study.spec import CONFIRMATION_SEEDS, DEVELOPMENT_SEEDS, book_spec
 
 CLAIM = {c.key: c for c in CLAIMS}
 
@@ -41,7 +41,7 @@ def test_rescaling_metric_on_known_ridges():
 
 @pytest.fixture(scope="module")
 def small_net():
-    config = TrainConfig(epochs=2, n_train=3000, batch_size=64, n_validation=300)
+    config = TrainConfig(data=LibraryConfig(), epochs=2, n_train=3000, batch_size=64, n_validation=300)
     return train(two_layer(n_hidden=16), config, seed=1)[0]
 
 
@@ -89,7 +89,8 @@ def test_candidates_differ_from_the_paper_reading_in_one_named_way():
 def test_records_round_trip(tmp_path):
     path = tmp_path / "r.jsonl"
     assert fidelity.read_records(path) == []
-    assert fidelity.paper_candidate(path) is fidelity.CANDIDATES[0]  # before the study: the paper's reading
+    with pytest.raises(ValueError, match=f"^path: {path} holds no record of the fidelity study"):
+        fidelity.paper_candidate(path)  # before the study there is no pick, and no silent substitute
     records = [_record("mean_one_targets", s, 0.2) for s in (0, 1)]
     fidelity.write_records(path, records)
     assert fidelity.read_records(path) == records
@@ -99,11 +100,12 @@ def test_records_round_trip(tmp_path):
 def test_book_spec_is_one_source_for_both_profiles():
     full, smoke = book_spec("full"), book_spec("smoke")
     assert full.candidate == "paper_reading" and full.architecture["arguments"]["output"] == "logsig"
-    assert book_spec("full", "pick").candidate == fidelity.paper_candidate().name
+    assert fidelity.pick_spec("full").candidate == fidelity.paper_candidate().name
+    assert book_spec("paper") == dataclasses.replace(full, profile="paper")
     assert book_spec("smoke", "softplus_output").architecture["arguments"]["output"] == "softplus"
     assert full.candidate == smoke.candidate and full.architecture == smoke.architecture
     assert smoke.train == dataclasses.replace(full.train, epochs=2, n_train=20_000, n_validation=1000)
-    assert full.library == full.train.library
+    assert full.library == full.train.data
     assert not set(DEVELOPMENT_SEEDS) & set(CONFIRMATION_SEEDS)
     assert len(full.confirmation_seeds) >= 20
     with pytest.raises(ValueError, match="^profile"):

@@ -1,4 +1,4 @@
-"""Tests of descrambler.speech: shapes, SNR, seeds, pitch and formant content on known answers, bad input."""
+"""Tests of descrambler.signals.speech: shapes, SNR, seeds, pitch and formant content on known answers, bad input."""
 
 import dataclasses
 import json
@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from descrambler.speech import SpeechConfig, frame_snr_db, make_speech, resonance_gain
+from descrambler.signals.speech import SpeechConfig, frame_snr_db, make_speech, resonance_gain
 
 #: One voice, no glide, no envelope: 125 Hz is exactly 4 FFT bins (31.25 Hz each) of a 256-sample frame.
 STEADY = SpeechConfig(pitch_hz=(125.0, 125.0), pitch_glide=0.0, unvoiced_fraction=0.0, modulation_depth=0.0,

@@ -1,4 +1,4 @@
-"""Tests of descrambler.traces: reading measured traces from files."""
+"""Tests of descrambler.deer.traces: reading measured traces from files."""
 
 from pathlib import Path
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from descrambler.deer import LibraryConfig, dipolar_kernel
-from descrambler.traces import load_trace
+from descrambler.deer.traces import load_trace
 
 
 def _write(tmp_path, text, name="trace.txt"):

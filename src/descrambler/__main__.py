@@ -10,7 +10,7 @@ import sys
 
 
 def _book(args: argparse.Namespace) -> int:
-    from .book import BookError, build
+    from .bookkit.build import BookError, build
 
     try:
         build(args.root, profile=args.profile, only=args.only, html=not args.no_html, output=args.output)
@@ -21,7 +21,7 @@ def _book(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from .benchmarks import append_records
+    from .bookkit.benchmarks import append_records
 
     records = args.module.run(args)
     for entry in records:
@@ -37,10 +37,9 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _fidelity(args: argparse.Namespace) -> int:
-    from . import fidelity
-    from .spec import DESCRAMBLE_SEED, DEVELOPMENT_SEEDS
-
     from ._validate import non_negative_int, positive_int
+    from .study import fidelity
+    from .study.spec import DESCRAMBLE_SEED, DEVELOPMENT_SEEDS
 
     anchors = [fidelity.ANCHOR.name, fidelity.ANCHOR_WITHOUT_EXCHANGE.name] if args.anchor else []
     names = args.only or [c.name for c in fidelity.CANDIDATES] + anchors
@@ -61,7 +60,8 @@ def _fidelity(args: argparse.Namespace) -> int:
 def _analyse(args: argparse.Namespace) -> int:
     import math
 
-    from .analyse import analyse_trace, report, report_json, save_plot
+    from .analyse import analyse_trace, report, save_plot
+    from .analyse.report import report_json
 
     imaginary = args.imaginary_column
     if imaginary not in ("auto", "none"):
@@ -86,7 +86,7 @@ def _analyse(args: argparse.Namespace) -> int:
 
 
 def _ensemble(args: argparse.Namespace) -> int:
-    from .ensemble import run_ensemble
+    from .study.ensemble import run_ensemble
 
     try:
         path = run_ensemble(args.nets, profile=args.profile, pipeline=args.pipeline, out=args.out,
@@ -99,7 +99,7 @@ def _ensemble(args: argparse.Namespace) -> int:
 
 
 def _check_html(args: argparse.Namespace) -> int:
-    from .htmlcheck import check_book, find_chromium
+    from .bookkit.htmlcheck import check_book, find_chromium
 
     chromium = None if args.no_browser else (args.chromium or find_chromium())
     if chromium is None and not args.no_browser:
@@ -124,11 +124,10 @@ def _check_html(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    from .benchmarks import BenchParser, names, record_path_arg
-    from .book import PROFILES
-    from .spec import PROFILES as SPEC_PROFILES
-    from .fidelity import RECORDS
-    from .traces import TIME_UNITS
+    from .bookkit.benchmarks import BenchParser, names, record_path_arg
+    from .deer.traces import TIME_UNITS
+    from .study.fidelity import RECORDS
+    from .study.spec import PROFILES
 
     main = argparse.ArgumentParser(prog="python -m descrambler", description=__doc__)
     commands = main.add_subparsers(dest="command", required=True)
@@ -172,13 +171,13 @@ def parser() -> argparse.ArgumentParser:
     analyse.add_argument("--time-unit", choices=tuple(TIME_UNITS), default=None,
                          help="unit of the time column (default: us for text, the descriptor's unit for "
                               "Bruker .DSC/.DTA)")
-    analyse.add_argument("--profile", choices=SPEC_PROFILES, default="full",
+    analyse.add_argument("--profile", choices=PROFILES, default="full",
                          help="the book's network: full (default) or smoke (tiny, for testing)")
     analyse.set_defaults(handler=_analyse)
 
     ensemble = commands.add_parser("ensemble", help="train or load N networks, read each, write a tidy CSV table")
     ensemble.add_argument("--nets", type=int, required=True, help="how many networks (confirmation seeds 1000, ...)")
-    ensemble.add_argument("--profile", choices=SPEC_PROFILES, default="full", help="the book spec's profile")
+    ensemble.add_argument("--profile", choices=PROFILES, default="full", help="the book spec's profile")
     ensemble.add_argument("--pipeline", choices=("paper", "pick"), default="paper",
                           help="the paper's network, or the fidelity study's pick")
     ensemble.add_argument("--out", help="CSV file (default: in the model cache folder)")
@@ -197,7 +196,7 @@ def parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="run a benchmark; prints JSON lines")
     which = bench.add_subparsers(dest="benchmark", required=True, parser_class=BenchParser)
     for name in names():
-        module = importlib.import_module(f"descrambler.benchmarks.{name}")
+        module = importlib.import_module(f"descrambler.bookkit.benchmarks.{name}")
         sub = which.add_parser(name, help=module.__doc__.splitlines()[0])
         module.add_arguments(sub)
         sub.add_argument("--record", metavar="FILE", type=record_path_arg,

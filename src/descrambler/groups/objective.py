@@ -52,11 +52,11 @@ def finite_second_derivative(n: int) -> np.ndarray:
 def derivative_matrix(n: int, derivative: str = "fourier") -> np.ndarray:
     """The second-derivative matrix D of `derivative` ("fourier" or "finite") on n points."""
     choice(derivative, "derivative", DERIVATIVES)
-    _check_size(n, derivative)
+    check_size(n, derivative)
     return fourier_second_derivative(n) if derivative == "fourier" else finite_second_derivative(n)
 
 
-def _check_size(n: int, derivative: str) -> None:
+def check_size(n: int, derivative: str) -> None:
     if n < 2 or (derivative == "finite" and n < 3):
         need = 2 if derivative == "fourier" else 3
         raise ValueError(f"S: the {derivative} derivative needs at least {need} signals (rows), got {n}")
@@ -93,7 +93,7 @@ def _fourier_modes(n: int) -> tuple[np.ndarray, np.ndarray]:
 def smoothness_operator(n: int, derivative: str = "fourier") -> np.ndarray:
     """L = n D^T D / ||D^T D||_2, the normalised operator of the objective (read-only, cached)."""
     choice(derivative, "derivative", DERIVATIVES)
-    _check_size(n, derivative)
+    check_size(n, derivative)
     return _operator(n, derivative)[0]
 
 
@@ -104,7 +104,7 @@ def smoothness_eigen(n: int, derivative: str = "fourier") -> tuple[np.ndarray, n
     and sqrt(2/n) sin(k x) for k = 1, 2, ... (equal eigenvalues), then (-1)^j / sqrt(n) for even n.
     """
     choice(derivative, "derivative", DERIVATIVES)
-    _check_size(n, derivative)
+    check_size(n, derivative)
     return _operator(n, derivative)[1:]
 
 
@@ -213,7 +213,7 @@ def smoothness_objective(P: ArrayLike, S: ArrayLike, *, gram: bool = False, deri
     C = signal_gram(S, gram=gram)
     n = C.shape[0]
     choice(derivative, "derivative", DERIVATIVES)
-    _check_size(n, derivative)
+    check_size(n, derivative)
     P = check_orthogonal(P, n)
     C, _, _ = normalise_gram(C)
     return trace_objective(P, smoothness_operator(n, derivative), C)

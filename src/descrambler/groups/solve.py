@@ -11,8 +11,16 @@ from numpy.typing import ArrayLike
 from .._validate import choice, positive, positive_int
 from .cayley import SINGLE_THREADED, lbfgs_reference, smoothness_problem, trust_region
 from .exact import closest_optimum, degeneracy
-from .objective import (DERIVATIVES, _check_size, check_orthogonal, normalise_gram, signal_gram,
-                        smoothness_eigen, smoothness_operator, trace_objective)
+from .objective import (
+    DERIVATIVES,
+    check_size,
+    check_orthogonal,
+    normalise_gram,
+    signal_gram,
+    smoothness_eigen,
+    smoothness_operator,
+    trace_objective,
+)
 from .result import GroupResult
 
 METHODS = ("cayley", "exact")
@@ -120,7 +128,7 @@ def prepare(S: ArrayLike, gram: bool, derivative: str) -> Problem:
     choice(derivative, "derivative", DERIVATIVES)
     C = signal_gram(S, gram=gram)
     n = C.shape[0]
-    _check_size(n, derivative)
+    check_size(n, derivative)
     C, mu, U = normalise_gram(C)
     lam, T = smoothness_eigen(n, derivative)
     return Problem(smoothness_operator(n, derivative), lam, T, C, mu, U, derivative)

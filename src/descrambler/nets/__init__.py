@@ -10,16 +10,15 @@ train_or_load_many, train_or_load_jobs).
 from .architectures import Network, deep, denoiser, two_layer
 from .band import BandCoverage, EnsemblePrediction, band_coverage, predict_band
 from .cache import DEFAULT_ARCHITECTURE, train_or_load, train_or_load_jobs, train_or_load_many
-from .metrics import (VALIDATION_SEED, evaluate, peak_error, relative_error, summary, unit_sum,
-                      validation_library)
+from .data import TrainingData
+from .metrics import VALIDATION_SEED, peak_error, relative_error, summary, unit_sum
 from .modelfile import load, save
 from .predict import predict
-from .training import DEFAULT_TRAIN_CONFIG, TrainConfig, TrainingDiverged, TrainingRecord, train
+from .training import TrainConfig, TrainingDiverged, TrainingRecord, train
 from .wiretap import gram, wiretap
 
 __all__ = ["Network", "two_layer", "deep", "denoiser", "TrainConfig", "TrainingDiverged", "TrainingRecord",
-           "DEFAULT_TRAIN_CONFIG",
+           "TrainingData",
            "DEFAULT_ARCHITECTURE", "train", "predict", "predict_band", "EnsemblePrediction", "band_coverage",
            "BandCoverage", "wiretap", "gram", "save", "load", "train_or_load", "train_or_load_many",
-           "train_or_load_jobs", "relative_error", "peak_error", "summary", "unit_sum", "evaluate",
-           "validation_library", "VALIDATION_SEED"]
+           "train_or_load_jobs", "relative_error", "peak_error", "summary", "unit_sum", "VALIDATION_SEED"]

@@ -3,8 +3,8 @@
 Files live under `descrambler._io.cache_dir()`, named by a hash of everything that determines the
 trained weights: the architecture and its arguments, the training (and library) configuration, the
 seed, the package and torch versions, and the source code that computes the weights (SOURCES: the
-simulation, the speech frames, the decays of `laplace`, the architectures, the training and the validation
-it stops on), so a change there invalidates the cache and a change elsewhere (model files, wiretaps,
+architectures, the training and the validation it stops on, and the modules that make the training data,
+`data_sources`), so a change there invalidates the cache and a change elsewhere (model files, wiretaps,
 measurements) does not.
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import importlib.util
 import json
 import multiprocessing
 import os
@@ -30,25 +31,33 @@ from .._validate import non_negative_int, positive_int
 from ..progress import progress_bar
 from .architectures import build
 from .modelfile import load, save
-from .training import DEFAULT_TRAIN_CONFIG, TrainConfig, TrainingRecord, resolve_device, train
+from .training import TrainConfig, TrainingRecord, resolve_device, train
 
 #: The book's default network, `two_layer()` with its default arguments.
 DEFAULT_ARCHITECTURE = {"name": "two_layer", "arguments": {}}
-_PACKAGE = Path(__file__).resolve().parent.parent
-#: The source files, relative to the package, whose code determines a trained network's weights.
-SOURCES = ("deer.py", "speech.py", "laplace.py", "nets/architectures.py", "nets/training.py", "nets/metrics.py",
-           "nets/predict.py")
+#: The modules of this package whose code determines a trained network's weights, whatever its data;
+#: the data's own modules are added per request (`data_sources`).
+SOURCES = ("descrambler.nets.architectures", "descrambler.nets.training", "descrambler.nets.data",
+           "descrambler.nets.metrics", "descrambler.nets.predict")
 
 
-@functools.lru_cache(maxsize=1)
-def source_hash() -> str:
-    """SHA-256 of the source files that determine a trained model (SOURCES).
+def data_sources(config: TrainConfig) -> tuple[str, ...]:
+    """The modules whose code makes `config.data`'s examples: its class's `sources` (module names), else
+    the module that defines its class."""
+    return tuple(getattr(type(config.data), "sources", (type(config.data).__module__,)))
 
-    Read once per process, so the key describes the code that is running even if files change.
+
+@functools.lru_cache(maxsize=None)
+def source_hash(modules: tuple[str, ...] = ()) -> str:
+    """SHA-256 of the code that determines a trained model: SOURCES and `modules` (module names).
+
+    Read once per process and set of modules, so the key describes the code that is running even if
+    files change.
     """
     digest = hashlib.sha256()
-    for name in SOURCES:
-        digest.update(name.encode() + b"\0" + (_PACKAGE / name).read_bytes() + b"\0")
+    for name in (*SOURCES, *modules):
+        origin = importlib.util.find_spec(name).origin
+        digest.update(name.encode() + b"\0" + Path(origin).read_bytes() + b"\0")
     return digest.hexdigest()
 
 
@@ -56,16 +65,16 @@ def cache_key(architecture: dict, config: TrainConfig, seed: int, device: str = 
     """Hash of a training request (resolved architecture arguments, device type "cpu" or "cuda") and of
     the code that serves it: a GPU-trained network is never served as the CPU-reproducible one."""
     request = {"architecture": architecture, "config": config.to_dict(), "seed": seed, "device": device,
-               "descrambler": __version__, "torch": torch.__version__, "source": source_hash()}
+               "descrambler": __version__, "torch": torch.__version__, "source": source_hash(data_sources(config))}
     return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
 
 
 def _request(seed: int, architecture: dict | None, config: TrainConfig | None, device
              ) -> tuple[nn.Module, TrainConfig, str, Path]:
     """(a fresh model, the configuration, the cache key, the cache path) of a training request."""
-    config = DEFAULT_TRAIN_CONFIG if config is None else config
     if not isinstance(config, TrainConfig):
-        raise ValueError(f"config: expected a TrainConfig, got {type(config).__name__}")
+        raise ValueError(f"config: expected a TrainConfig (for DEER traces, e.g. "
+                         f"descrambler.deer.DEFAULT_TRAIN_CONFIG), got {type(config).__name__}")
     with torch.random.fork_rng(devices=[]):
         model = build(DEFAULT_ARCHITECTURE if architecture is None else architecture)
     key = cache_key(model.architecture, config, seed, resolve_device(device).type)
@@ -88,7 +97,7 @@ def train_or_load_many(seeds: Sequence[int], architecture: dict | None = None, c
     architecture : dict or None, default None
         {"name", "arguments"} record of the network (None: the book's `two_layer()`).
     config : TrainConfig or None, default None
-        How to train (None: `DEFAULT_TRAIN_CONFIG`).
+        How to train (required; the book's default is `descrambler.deer.DEFAULT_TRAIN_CONFIG`).
     workers : int or None, default None
         Training processes (None: one per core).
     progress : bool or None, default None
@@ -107,8 +116,9 @@ def train_or_load_many(seeds: Sequence[int], architecture: dict | None = None, c
 
     Examples
     --------
+    >>> from descrambler.deer import LibraryConfig
     >>> from descrambler.nets import TrainConfig, train_or_load_many
-    >>> tiny = TrainConfig(epochs=1, n_train=1000, batch_size=100, n_validation=200)
+    >>> tiny = TrainConfig(data=LibraryConfig(), epochs=1, n_train=1000, batch_size=100, n_validation=200)
     >>> nets = train_or_load_many([1, 2], {"name": "two_layer", "arguments": {"n_hidden": 8}}, tiny)
     >>> len(nets)
     2
@@ -152,8 +162,9 @@ def train_or_load_jobs(jobs: Sequence[tuple[dict | None, TrainConfig | None, int
 
     Examples
     --------
+    >>> from descrambler.deer import LibraryConfig
     >>> from descrambler.nets import TrainConfig, train_or_load_jobs
-    >>> tiny = TrainConfig(epochs=1, n_train=1000, batch_size=100, n_validation=200)
+    >>> tiny = TrainConfig(data=LibraryConfig(), epochs=1, n_train=1000, batch_size=100, n_validation=200)
     >>> jobs = [({"name": "two_layer", "arguments": {"n_hidden": 8}}, tiny, 1),
     ...         ({"name": "deep", "arguments": {"hidden": [8, 8], "activation": "tanh", "output": "logsig",
     ...                                          "bias": True, "batch_norm": False, "mean_normalise": False}}, tiny, 1)]
@@ -202,7 +213,7 @@ def train_or_load(seed: int = 0, architecture: dict | None = None, config: Train
     architecture : dict or None, default None
         {"name": "two_layer" | "deep" | "denoiser", "arguments": {...}} (None: the book's `two_layer()`).
     config : TrainConfig or None, default None
-        How to train (None: `DEFAULT_TRAIN_CONFIG`).
+        How to train (required; the book's default is `descrambler.deer.DEFAULT_TRAIN_CONFIG`).
     device : str, default "cpu"
         "cpu" or "cuda"; a GPU-trained network is cached apart from the CPU-reproducible one.
     progress : bool or None, default None
@@ -226,8 +237,9 @@ def train_or_load(seed: int = 0, architecture: dict | None = None, config: Train
 
     Examples
     --------
+    >>> from descrambler.deer import LibraryConfig
     >>> from descrambler.nets import TrainConfig, train_or_load
-    >>> tiny = TrainConfig(epochs=1, n_train=1000, batch_size=100, n_validation=200)
+    >>> tiny = TrainConfig(data=LibraryConfig(), epochs=1, n_train=1000, batch_size=100, n_validation=200)
     >>> model, info = train_or_load(2, {"name": "two_layer", "arguments": {"n_hidden": 8}}, tiny)
     >>> sorted(info["metrics"])[:2]
     ['mean_peak_error_nm', 'mean_rel_error']

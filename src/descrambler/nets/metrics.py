@@ -1,4 +1,4 @@
-"""Quality metrics of predicted distance distributions, and the fixed validation library.
+"""Quality metrics of predicted distributions against true ones, and the validation defaults of training.
 
 The book's metric: the median, over a fixed validation library, of ||p_hat - p||_2 / ||p||_2 with
 both distributions normalised to unit sum (so the output scaling does not matter), plus the error
@@ -7,19 +7,10 @@ of the main-peak position in nm.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-import functools
-
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .._validate import as_array, positive_int
-from ..deer import Library, LibraryConfig, make_library
-from .predict import predict
-
-if TYPE_CHECKING:
-    import torch
+from .._validate import as_array
 
 #: Seed of the validation library. Training libraries use seeds derived from (seed, epoch) that
 #: `descrambler.nets.training` keeps distinct from this one.
@@ -171,70 +162,3 @@ def summary(predicted: ArrayLike, true: ArrayLike, r: ArrayLike) -> dict:
             "median_peak_error_nm": float(np.median(peaks)),
             "mean_peak_error_nm": float(peaks.mean()),
             "n": int(errors.size)}
-
-
-@functools.lru_cache(maxsize=4)
-def validation_library(config: LibraryConfig | None = None, n: int = N_VALIDATION,
-                       seed: int = VALIDATION_SEED) -> Library:
-    """The fixed validation library: `n` traces of `config` with `seed` (cached; treat it as read-only).
-
-    Parameters
-    ----------
-    config : LibraryConfig or None, default None
-        The recipe; None: LibraryConfig().
-    n : int, default 5000
-        Number of traces (N_VALIDATION).
-    seed : int, default VALIDATION_SEED
-        Random seed (20210202), distinct from every training library's seed.
-
-    Returns
-    -------
-    Library
-        The validation traces (shared between calls: do not modify it).
-
-    Raises
-    ------
-    ValueError
-        If `n` is not a positive integer, or `config` or `seed` is invalid as in
-        `descrambler.deer.make_library` (the message starts with the argument's name).
-
-    Examples
-    --------
-    >>> from descrambler.nets import validation_library
-    >>> len(validation_library(n=100))
-    100
-    """
-    return make_library(positive_int(n, "n"), LibraryConfig() if config is None else config, seed)
-
-
-def evaluate(model: torch.nn.Module, library: Library | None = None) -> dict:
-    """The `summary` of `model`'s predictions on a library.
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-        A trained network whose input width is the library's n_time.
-    library : Library or None, default None
-        The traces and true distributions; None: the validation library (`validation_library()`,
-        5000 traces).
-
-    Returns
-    -------
-    dict
-        The keys of `summary` ("median_rel_error", "median_peak_error_nm", ...).
-
-    Raises
-    ------
-    ValueError
-        If the traces do not fit the network, or it returns NaN or infinity (the message starts with
-        the argument's name: "traces:" or "model:").
-
-    Examples
-    --------
-    >>> from descrambler.nets import evaluate, two_layer, validation_library
-    >>> result = evaluate(two_layer(), validation_library(n=100))
-    >>> result["n"]
-    100
-    """
-    library = validation_library() if library is None else library
-    return summary(predict(model, library.traces), library.distributions, library.r)

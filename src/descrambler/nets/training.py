@@ -1,13 +1,12 @@
-"""Training a net from a random start: Adam or full-batch L-BFGS, on DEERNet's training library, on
-speech-like frames (`descrambler.speech`, for the denoiser) or on multi-exponential decays
-(`descrambler.laplace`, the inverse Laplace transform)."""
+"""Training a net from a random start: Adam or full-batch L-BFGS, on any data that follows the
+`TrainingData` protocol (`descrambler.nets.data`): DEERNet's training library, speech-like frames,
+multi-exponential decays, or a user's own."""
 
 from __future__ import annotations
 
 import contextlib
 import copy
 import dataclasses
-import functools
 import math
 import time
 from collections.abc import Iterator
@@ -17,25 +16,15 @@ import torch
 from torch import nn
 
 from .._validate import choice, non_negative_int, positive, positive_int
-from ..deer import Library, LibraryConfig, make_library
-from ..laplace import LaplaceConfig, LaplaceLibrary, make_laplace
 from ..progress import progress_bar
-from ..speech import SpeechConfig, make_speech
 from .architectures import linear_layers
-from .metrics import N_VALIDATION, VALIDATION_SEED, evaluate, relative_error, validation_library
-from .predict import outputs, predict
+from .data import TrainingData, data_from_dict, data_to_dict
+from .metrics import N_VALIDATION, VALIDATION_SEED
 
 SCHEDULES = ("cosine", "halving", "constant")
 #: "adam": mini-batch Adam; "lbfgs": full-batch L-BFGS with a strong Wolfe line search, standing in for
 #: the full-batch quasi-Newton / scaled-conjugate-gradient training of MATLAB's shallow networks.
 OPTIMISERS = ("adam", "lbfgs")
-#: What the net learns: library distributions (mean 1), distributions scaled to a maximum of 0.75
-#: (the 2018 DEERNet's sigmoid output), or the clean traces (denoiser).
-TARGETS = ("distribution", "max_0.75", "clean")
-#: The training data: DEER traces from `library` ("deer"), speech-like frames from `speech` ("speech":
-#: noisy frames in, clean frames out; target "clean" only) or decays from `laplace` ("laplace": noisy
-#: decays in, relaxation-time distributions out; targets "distribution" and "max_0.75").
-DATA = ("deer", "speech", "laplace")
 
 
 @dataclasses.dataclass
@@ -78,8 +67,9 @@ class TrainingRecord:
 
     Examples
     --------
+    >>> from descrambler.deer import LibraryConfig
     >>> from descrambler.nets import TrainConfig, TrainingRecord, train, two_layer
-    >>> tiny = TrainConfig(epochs=2, n_train=1000, batch_size=100, n_validation=200)
+    >>> tiny = TrainConfig(data=LibraryConfig(), epochs=2, n_train=1000, batch_size=100, n_validation=200)
     >>> _, record = train(two_layer(n_hidden=8), tiny)
     >>> record.epoch, TrainingRecord.from_dict(record.to_dict()) == record
     ([1, 2], True)
@@ -158,8 +148,10 @@ class TrainingDiverged(RuntimeError):
 
     Examples
     --------
+    >>> from descrambler.deer import LibraryConfig
     >>> from descrambler.nets import TrainConfig, TrainingDiverged, train, two_layer
-    >>> config = TrainConfig(epochs=1, n_train=512, batch_size=64, n_validation=100, learning_rate=1e30,
+    >>> config = TrainConfig(data=LibraryConfig(), epochs=1, n_train=512, batch_size=64, n_validation=100,
+    ...                      learning_rate=1e30,
     ...                      target="distribution")
     >>> try:
     ...     train(two_layer(n_hidden=8, output="linear"), config)
@@ -203,25 +195,20 @@ class TrainConfig:
         Validation-based stopping, as MATLAB's training does (its default is 6 failures): stop once the
         validation error has not improved for `patience` epochs and keep the best epoch's weights; None
         trains all `epochs`.
-    target : {"distribution", "max_0.75", "clean"}, default "max_0.75"
-        What the net learns: distributions of mean 1, distributions scaled to a maximum of 0.75 (the 2018
-        DEERNet's sigmoid output), or the clean traces (a denoiser).
-    library : LibraryConfig, default LibraryConfig()
-        The DEER training database (also the validation library's).
+    target : str, default "max_0.75"
+        What the net learns, one of `data.targets`: distributions of mean 1 ("distribution"),
+        distributions scaled to a maximum of 0.75 ("max_0.75", the 2018 DEERNet's sigmoid output), or the
+        clean traces ("clean", a denoiser).
+    data : TrainingData (keyword, required)
+        The training data (`descrambler.nets.data.TrainingData`): DEER traces
+        (`descrambler.deer.LibraryConfig`, also the validation library's recipe), speech-like frames
+        (`descrambler.signals.speech.SpeechConfig`, noisy in, clean out: target "clean"), decays
+        (`descrambler.signals.laplace.LaplaceConfig`) or a user's own. Validated on `n_validation`
+        examples drawn with `validation_seed`.
     n_validation : int, default 5000
         Traces of the fixed validation library.
     validation_seed : int
         Its seed (never a training library's).
-    data : {"deer", "speech", "laplace"}, default "deer"
-        "speech": `n_train` frames of `descrambler.speech.make_speech(n_train, speech, seed)` (noisy in,
-        clean out; `target` must be "clean"). "laplace": decays of
-        `descrambler.laplace.make_laplace(n_train, laplace, seed)` (noisy decays in, distributions out;
-        `target` "distribution" or "max_0.75"; no peak error: its unit would be decades of tau). Both are
-        validated on `n_validation` examples drawn with `validation_seed`; `library` is then unused.
-    speech : SpeechConfig, default SpeechConfig()
-        The speech-like frames of `data="speech"`.
-    laplace : LaplaceConfig, default LaplaceConfig()
-        The decays of `data="laplace"`.
 
     Raises
     ------
@@ -243,8 +230,9 @@ class TrainConfig:
 
     Examples
     --------
+    >>> from descrambler.deer import LibraryConfig
     >>> from descrambler.nets import TrainConfig
-    >>> config = TrainConfig(epochs=2, n_train=20_000)
+    >>> config = TrainConfig(data=LibraryConfig(), epochs=2, n_train=20_000)
     >>> config.batch_size, TrainConfig.from_dict(config.to_dict()) == config
     (128, True)
     """
@@ -261,12 +249,9 @@ class TrainConfig:
     lbfgs_iterations: int = 20
     patience: int | None = None
     target: str = "max_0.75"
-    library: LibraryConfig = LibraryConfig()
+    data: TrainingData = dataclasses.field(kw_only=True)
     n_validation: int = N_VALIDATION
     validation_seed: int = VALIDATION_SEED
-    data: str = "deer"
-    speech: SpeechConfig = SpeechConfig()
-    laplace: LaplaceConfig = LaplaceConfig()
 
     def __post_init__(self):
         for name in ("epochs", "n_train", "batch_size", "halve_every", "n_validation"):
@@ -285,37 +270,25 @@ class TrainConfig:
         positive_int(self.lbfgs_iterations, "lbfgs_iterations")
         if self.patience is not None:
             positive_int(self.patience, "patience")
-        choice(self.target, "target", TARGETS)
-        if not isinstance(self.library, LibraryConfig):
-            raise ValueError(f"library: expected a LibraryConfig, got {type(self.library).__name__}")
+        if not (isinstance(self.data, TrainingData) and dataclasses.is_dataclass(self.data)):
+            raise ValueError(f"data: expected a training-data dataclass (descrambler.nets.data.TrainingData), "
+                             f"got {type(self.data).__name__}")
+        choice(self.target, "target", type(self.data).targets)
         non_negative_int(self.validation_seed, "validation_seed")
-        choice(self.data, "data", DATA)
-        if not isinstance(self.speech, SpeechConfig):
-            raise ValueError(f"speech: expected a SpeechConfig, got {type(self.speech).__name__}")
-        if self.data == "speech" and self.target != "clean":
-            raise ValueError(f"target: the speech data has clean frames as its only target, got {self.target!r}")
-        if not isinstance(self.laplace, LaplaceConfig):
-            raise ValueError(f"laplace: expected a LaplaceConfig, got {type(self.laplace).__name__}")
-        if self.data == "laplace" and self.target == "clean":
-            raise ValueError("target: the laplace data trains relaxation-time distributions ('distribution' or "
-                             "'max_0.75'), got 'clean'")
 
     def to_dict(self) -> dict:
-        """Plain JSON-ready fields (the library, speech and laplace configurations nested)."""
-        return dataclasses.asdict(self)
+        """Plain JSON-ready fields, the data configuration nested with its kind."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        fields["data"] = data_to_dict(self.data)
+        return fields
 
     @classmethod
     def from_dict(cls, fields: dict) -> "TrainConfig":
         """Inverse of `to_dict`."""
         fields = dict(fields)
-        fields["library"] = LibraryConfig(**fields.get("library", {}))
-        fields["speech"] = SpeechConfig(**fields.get("speech", {}))
-        fields["laplace"] = LaplaceConfig(**fields.get("laplace", {}))
+        if "data" in fields:
+            fields["data"] = data_from_dict(fields["data"])
         return cls(**fields)
-
-
-#: The book's default training, `TrainConfig()` (chosen by measurement in chapter 2; see the benchmark `training`).
-DEFAULT_TRAIN_CONFIG = TrainConfig()
 
 
 def library_seed(seed: int, epoch: int, validation_seed: int = VALIDATION_SEED) -> int:
@@ -340,56 +313,14 @@ def resolve_device(device) -> torch.device:
     return resolved
 
 
-def targets(library: Library | LaplaceLibrary, target: str) -> np.ndarray:
-    """Training targets for `library`: see TARGETS."""
-    if target == "clean":
-        return library.clean
-    if target == "max_0.75":
-        return library.distributions * (0.75 / library.distributions.max(axis=1, keepdims=True))
-    return library.distributions
-
-
 def training_data(config: TrainConfig, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(inputs, targets), float32 (n_train, n), of the training library, speech frames or decays drawn from `seed`."""
-    if config.data == "speech":
-        clean, noisy = make_speech(config.n_train, config.speech, seed)
-        return noisy, clean
-    if config.data == "laplace":
-        decays = make_laplace(config.n_train, config.laplace, seed)
-        return decays.traces, np.ascontiguousarray(targets(decays, config.target))
-    library = make_library(config.n_train, config.library, seed)
-    return library.traces, np.ascontiguousarray(targets(library, config.target))
-
-
-@functools.lru_cache(maxsize=4)
-def validation_speech(config: SpeechConfig, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The fixed speech validation frames (clean, noisy) (cached; treat them as read-only)."""
-    return make_speech(n, config, seed)
-
-
-@functools.lru_cache(maxsize=4)
-def validation_laplace(config: LaplaceConfig, n: int, seed: int) -> LaplaceLibrary:
-    """The fixed validation decays (cached; treat them as read-only)."""
-    return make_laplace(n, config, seed)
+    """(inputs, targets), float32 (n_train, width), of `config.data` drawn from `seed`."""
+    return config.data.training_pairs(config.n_train, seed, config.target)
 
 
 def validate(model: nn.Module, config: TrainConfig) -> dict:
-    """Median validation metrics; for the "clean" target the error is ||y_hat - y|| / ||y|| on traces
-    (or speech frames); for "laplace" data the median relative error of the distributions."""
-    if config.data == "laplace":
-        decays = validation_laplace(config.laplace, config.n_validation, config.validation_seed)
-        error = relative_error(predict(model, decays.traces), decays.distributions)
-        return {"median_rel_error": float(np.median(error)), "median_peak_error_nm": None}
-    if config.data == "speech":
-        y, x = validation_speech(config.speech, config.n_validation, config.validation_seed)
-    else:
-        library = validation_library(config.library, config.n_validation, config.validation_seed)
-        if config.target != "clean":
-            return evaluate(model, library)
-        y, x = library.clean, library.traces
-    y = y.astype(np.float64)
-    error = np.linalg.norm(outputs(model, x) - y, axis=1) / np.linalg.norm(y, axis=1)
-    return {"median_rel_error": float(np.median(error)), "median_peak_error_nm": None}
+    """The validation summary of `model` on `config.data`'s fixed validation examples."""
+    return config.data.validation_summary(model, config.n_validation, config.validation_seed, config.target)
 
 
 def _reinitialise(model: nn.Module, seed: int) -> None:
@@ -421,7 +352,7 @@ def torch_threads(threads: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def train(model: nn.Module, config: TrainConfig | None = None, seed: int = 0, device="cpu",
+def train(model: nn.Module, config: TrainConfig, seed: int = 0, device="cpu",
           progress: bool | None = None, threads: int | None = 1) -> tuple[nn.Module, TrainingRecord]:
     """Train `model` from a random start drawn from `seed` (its incoming weights are discarded).
 
@@ -435,8 +366,8 @@ def train(model: nn.Module, config: TrainConfig | None = None, seed: int = 0, de
     ----------
     model : torch.nn.Module
         A network with Linear layers (`two_layer`, `deep`, `denoiser`), trained in place.
-    config : TrainConfig or None, default None
-        How to train (None: `DEFAULT_TRAIN_CONFIG`).
+    config : TrainConfig
+        How to train.
     seed : int, default 0
         Seed of the random start, the training libraries and the batch order (>= 0).
     device : str, default "cpu"
@@ -465,13 +396,13 @@ def train(model: nn.Module, config: TrainConfig | None = None, seed: int = 0, de
 
     Examples
     --------
+    >>> from descrambler.deer import LibraryConfig
     >>> from descrambler.nets import TrainConfig, train, two_layer
-    >>> tiny = TrainConfig(epochs=1, n_train=1000, batch_size=100, n_validation=200)
+    >>> tiny = TrainConfig(data=LibraryConfig(), epochs=1, n_train=1000, batch_size=100, n_validation=200)
     >>> model, history = train(two_layer(n_hidden=8), tiny, seed=1)
     >>> history.epoch, history.final["median_rel_error"] < 1
     ([1], True)
     """
-    config = DEFAULT_TRAIN_CONFIG if config is None else config
     if not isinstance(config, TrainConfig):
         raise ValueError(f"config: expected a TrainConfig, got {type(config).__name__}")
     linear_layers(model)

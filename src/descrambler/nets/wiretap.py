@@ -13,8 +13,8 @@ import contextlib
 from collections.abc import Iterable, Iterator
 
 import numpy as np
-from numpy.typing import ArrayLike
 import torch
+from numpy.typing import ArrayLike
 from torch import nn
 
 from .._validate import choice, positive_int
