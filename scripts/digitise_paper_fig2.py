@@ -1,4 +1,4 @@
-"""Digitise the third and fourth panels of the paper's Fig. 2 into data/paper_fig2.npz.
+"""Digitise the third and fourth panels of the paper's Fig. 2 into src/descrambler/data/paper_fig2.npz.
 
 Source: J. L. Amey, J. Keeley, T. Choudhury, I. Kuprov, "Neural network interpretation using
 descrambler groups", PNAS 118(5) e2016917118 (2021), CC BY 4.0, https://doi.org/10.1073/pnas.2016917118
@@ -26,7 +26,7 @@ Method:
 
 Run from the repository root:
 
-    python scripts/digitise_paper_fig2.py --pdf /path/to/deernet_paper_c.pdf --out data/paper_fig2.npz
+    python scripts/digitise_paper_fig2.py --pdf /path/to/deernet_paper_c.pdf --out src/descrambler/data/paper_fig2.npz
 
 `--plots DIR` also writes re-plots of the digitised arrays next to the original panels for eyeballing.
 """
@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--pdf", type=Path, help="the paper PDF (Fig. 2 raster is the first image on page 3)")
     source.add_argument("--image", type=Path, help="the already extracted Fig. 2 raster instead of --pdf")
-    parser.add_argument("--out", type=Path, default=Path("data/paper_fig2.npz"), help="output .npz")
+    parser.add_argument("--out", type=Path, default=Path("src/descrambler/data/paper_fig2.npz"), help="output .npz")
     parser.add_argument("--plots", type=Path, help="folder for re-plots to compare with the original")
     args = parser.parse_args(argv)
 

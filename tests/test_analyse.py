@@ -17,7 +17,7 @@ from descrambler.deer import LibraryConfig, dipolar_kernel
 from descrambler.deer.traces import load_trace
 
 CONFIG = LibraryConfig()
-KUPROV = Path(__file__).resolve().parents[1] / "data" / "kuprov"
+KUPROV = Path(__file__).resolve().parents[1] / "src" / "descrambler" / "data" / "kuprov"
 
 
 def fixed_model(p: np.ndarray) -> nn.Sequential:

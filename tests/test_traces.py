@@ -159,7 +159,7 @@ def test_load_trace_time_in_nanoseconds(tmp_path):
         load_trace(in_ns)
 
 
-KUPROV = Path(__file__).resolve().parents[1] / "data" / "kuprov"
+KUPROV = Path(__file__).resolve().parents[1] / "src" / "descrambler" / "data" / "kuprov"
 KUPROV_LENGTHS = {"I": 5.312, "II": 6.304, "III": 11.16, "IV": 3.512, "V": 1.496, "VI": 5.568}
 
 

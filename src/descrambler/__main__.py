@@ -149,7 +149,7 @@ def parser() -> argparse.ArgumentParser:
                        help="also train the 2018 anchor networks (with and without exchange coupling)")
     study.add_argument("--seeds", nargs="+", type=int, help="training seeds (default: the development seeds)")
     study.add_argument("--n-traces", type=int, default=1_000_000, help="library traces streamed to descramble")
-    study.add_argument("--records", default=str(RECORDS), help="records file (default: results/fidelity.jsonl)")
+    study.add_argument("--records", default=str(RECORDS), help="records file (default: the package's data/fidelity.jsonl)")
     study.set_defaults(handler=_fidelity)
 
     analyse = commands.add_parser(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.resources
 import json
 import os
 import stat
@@ -87,3 +88,14 @@ def cache_dir() -> Path:
     """Folder for cached trained models: `$DESCRAMBLER_CACHE`, else ~/.cache/descrambler."""
     folder = os.environ.get("DESCRAMBLER_CACHE") or Path.home() / ".cache" / "descrambler"
     return Path(folder)
+
+
+def package_data(name: str) -> Path:
+    """The path of a data file or folder shipped inside the package (`descrambler/data/<name>`), found
+    with importlib.resources so that it works from a source tree and from an installed wheel alike;
+    FileNotFoundError naming what is missing (never a silent substitute)."""
+    path = Path(os.fspath(importlib.resources.files("descrambler") / "data" / name))
+    if not path.exists():
+        raise FileNotFoundError(f"{name}: not found at {path}; the installed package lacks its data "
+                                "(reinstall it from a wheel or source tree that includes descrambler/data)")
+    return path

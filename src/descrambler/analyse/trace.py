@@ -26,17 +26,18 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.optimize import minimize_scalar
 
+from .._io import package_data
 from .._validate import as_array
 from ..deer.metrics import moments
 from ..deer.simulate import LibraryConfig, dipolar_kernel
-from ..deer.traces import MeasuredTrace, noise_level, load_trace
+from ..deer.traces import MeasuredTrace, load_trace, noise_level
 
 __all__ = ["analyse_trace", "Analysis", "kuprov_trace", "fit_depth_and_background", "DepthFit"]
 
 #: Upper bound of the background decay rate searched by the depth fit, in units of 1 / trace length.
 _MAX_DECAY_PER_LENGTH = 20.0
-#: The six measured traces of the 2018 DEERNet paper shipped with the book (see data/kuprov/README.md).
-KUPROV_DATA = Path(__file__).resolve().parents[3] / "data" / "kuprov"
+#: The six measured traces of the 2018 DEERNet paper shipped with the package (descrambler/data/kuprov).
+KUPROV_DATA = "kuprov"
 KUPROV_SAMPLES = ("I", "II", "III", "IV", "V", "VI")
 
 
@@ -46,12 +47,12 @@ def kuprov_trace(sample: str) -> Path:
     Parameters
     ----------
     sample : {"I", "II", "III", "IV", "V", "VI"}
-        The sample (see data/kuprov/README.md).
+        The sample (see descrambler/data/kuprov/README.md).
 
     Returns
     -------
     pathlib.Path
-        The file, data/kuprov/sample_<sample>_DEERNet_input.dat.
+        The file, descrambler/data/kuprov/sample_<sample>_DEERNet_input.dat inside the installed package.
 
     Raises
     ------
@@ -66,7 +67,7 @@ def kuprov_trace(sample: str) -> Path:
     """
     from .._validate import choice
 
-    return KUPROV_DATA / f"sample_{choice(sample, 'sample', KUPROV_SAMPLES)}_DEERNet_input.dat"
+    return package_data(KUPROV_DATA) / f"sample_{choice(sample, 'sample', KUPROV_SAMPLES)}_DEERNet_input.dat"
 
 
 @dataclasses.dataclass

@@ -2,7 +2,7 @@
 
 The candidates are data (`descrambler.study.pipelines`). The study trains each on the development seeds
 (`descrambler.study.spec.DEVELOPMENT_SEEDS`), measures the paper's readings
-(`descrambler.study.findings.table.CLAIMS`) and writes one record per network to `results/fidelity.jsonl`
+(`descrambler.study.findings.table.CLAIMS`) and writes one record per network to `descrambler/data/fidelity.jsonl`
 (`python -m descrambler fidelity`). `select` is the rule that picks the "paper profile" from those records;
 it was fixed in code before the study ran. `pick_spec(profile)` is the book's spec of the candidate it picks,
 which chapter 7 confirms on fresh seeds next to the paper's own network (`paper_reading`, the book's
@@ -15,9 +15,8 @@ import os
 import statistics
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
-from .._io import read_jsonl, write_jsonl
+from .._io import package_data, read_jsonl, write_jsonl
 from .._validate import positive_int
 from ..nets import train_or_load
 from .findings.reproduction import measure_networks
@@ -28,8 +27,9 @@ from .spec import BookSpec, book_spec
 __all__ = ["select", "score", "paper_candidate", "pick_spec", "run_candidate", "read_records", "write_records",
            "RECORDS", "CANDIDATES", "ANCHOR", "ANCHOR_2018", "ANCHOR_WITHOUT_EXCHANGE", "Candidate", "candidate"]
 
-#: Where the study's records live (committed, so that a fresh clone builds the book without rerunning it).
-RECORDS = Path(__file__).resolve().parents[3] / "results" / "fidelity.jsonl"
+#: Where the study's records live: package data (committed, so that a fresh clone or an installed wheel
+#: builds the book without rerunning the study).
+RECORDS = package_data("fidelity.jsonl")
 
 
 def score(verdicts: Sequence[str]) -> tuple[int, int]:

@@ -2,7 +2,7 @@
 
 Figure 2, panels 3 and 4: the folded linear-magnitude 2-D spectrum of the descrambled first-layer
 weights (80 links x 256 input points) and its central zoom, digitised from the published figure by
-scripts/digitise_paper_fig2.py into data/paper_fig2.npz. The values are CIE lightness of the figure's
+scripts/digitise_paper_fig2.py into descrambler/data/paper_fig2.npz (package data). The values are CIE lightness of the figure's
 parula colours: a monotone proxy of the magnitude, not the magnitude, so only order-based readings
 (argmax per row, ranks, comparisons of medians) are valid on them.
 
@@ -19,7 +19,10 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike
 
-DEFAULT_FIGURE2 = Path(__file__).resolve().parents[3] / "data" / "paper_fig2.npz"
+from .._io import package_data
+
+#: The digitised figure, package data (descrambler/data/paper_fig2.npz).
+DEFAULT_FIGURE2 = "paper_fig2.npz"
 _FIGURE2_KEYS = ("panel3", "zoom", "zoom_link_index", "zoom_input_index",
                  "link_zero_index", "input_zero_index", "attribution")
 
@@ -53,8 +56,8 @@ class Figure2:
 
 
 def figure2(path: str | Path | None = None) -> Figure2:
-    """Load the digitised Fig. 2 (default: data/paper_fig2.npz in the repository); ValueError if unreadable."""
-    path = DEFAULT_FIGURE2 if path is None else Path(path)
+    """Load the digitised Fig. 2 (default: the package's data/paper_fig2.npz); ValueError if unreadable."""
+    path = package_data(DEFAULT_FIGURE2) if path is None else Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
     try:
