@@ -73,3 +73,34 @@ def choice(value, name: str, choices: Iterable[str]) -> str:
     if value not in options:
         raise ValueError(f"{name}: unknown value {value!r}; expected one of {', '.join(map(repr, options))}")
     return value
+
+
+def finite(value, name: str) -> float:
+    """Return `value` as a float, requiring a finite real number (not a bool, a string or None)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise ValueError(f"{name}: expected a finite number, got {value!r}")
+    return float(value)
+
+
+def non_negative(value, name: str) -> float:
+    """Return `value` as a float, requiring a finite number >= 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0:
+        raise ValueError(f"{name}: expected a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+#: The checks a configuration can declare for its fields (see `check_fields`).
+FIELD_CHECKS = {"positive_int": positive_int, "non_negative_int": non_negative_int, "positive": positive,
+                "non_negative": non_negative, "finite": finite}
+
+
+def check_fields(config, **fields: tuple[str, ...]) -> None:
+    """Check the named fields of a (frozen) dataclass and store their normalised values (int or float).
+
+    Each keyword is a check of FIELD_CHECKS and its value the field names it applies to, in order; the
+    first failure is a ValueError naming the field. Configurations declare their constraints once, in
+    their __post_init__, through this helper.
+    """
+    for check, names in fields.items():
+        for name in names:
+            object.__setattr__(config, name, FIELD_CHECKS[check](getattr(config, name), name))

@@ -6,7 +6,6 @@ nanometres (nm).
 from __future__ import annotations
 
 import dataclasses
-import numbers
 import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +15,7 @@ from numpy.typing import ArrayLike
 from scipy.special import fresnel, ndtr, roots_legendre
 from threadpoolctl import threadpool_limits
 
-from .._validate import as_array, choice, non_negative_int, positive, positive_int
+from .._validate import as_array, check_fields, choice, non_negative_int, positive, positive_int
 
 __all__ = ["dipolar_frequency", "dipolar_kernel", "dipolar_kernel_by_quadrature", "distance_range",
            "LibraryConfig", "library_preset", "Library", "make_library", "iter_library", "BLOCK_SIZE"]
@@ -257,18 +256,6 @@ def distance_range(dt: float, tmax: float, experiment: str = "deer") -> tuple[fl
     return float(np.cbrt(steps_min * DIPOLAR_MHZ * dt)), float(np.cbrt(periods_max * DIPOLAR_MHZ * tmax))
 
 
-def _non_negative_float(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0:
-        raise ValueError(f"{name}: must be a finite number >= 0, got {value!r}")
-    return float(value)
-
-
-def _real(value, name: str) -> None:
-    """Require a finite real number (not a bool, a string or None)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-        raise ValueError(f"{name}: expected a finite number, got {value!r}")
-
-
 @dataclasses.dataclass(frozen=True)
 class LibraryConfig:
     """A DEER training database; the defaults are DEERNet's library_dd.m. Times in us, distances in nm.
@@ -372,12 +359,10 @@ class LibraryConfig:
     min_noise_fraction: float = 0.0
 
     def __post_init__(self):
-        for name in ("n_time", "n_dist", "max_peaks", "min_peaks"):  # stored as int: np.int64(4) -> 4
-            object.__setattr__(self, name, positive_int(getattr(self, name), name))
-        for name in ("tmax", "min_fwhm_fraction", "max_fwhm_fraction", "min_depth", "max_depth",
-                     "max_noise_fraction", "min_decay_rate", "max_decay_rate", "min_dimension", "max_dimension",
-                     "max_skew", "max_exchange_mhz", "min_noise_fraction"):
-            _real(getattr(self, name), name)
+        check_fields(self, positive_int=("n_time", "n_dist", "max_peaks", "min_peaks"),  # np.int64(4) -> 4
+                     finite=("tmax", "min_fwhm_fraction", "max_fwhm_fraction", "min_depth", "max_depth",
+                             "max_noise_fraction", "min_decay_rate", "max_decay_rate", "min_dimension",
+                             "max_dimension", "max_skew", "max_exchange_mhz", "min_noise_fraction"))
         if self.max_peaks > MAX_PEAKS:
             raise ValueError(f"max_peaks: at most {MAX_PEAKS} (the library counts peaks in an int8), "
                              f"got {self.max_peaks}")
@@ -404,8 +389,7 @@ class LibraryConfig:
             raise ValueError(f"min_dimension: must be > 0, got {self.min_dimension}")
         positive(self.min_fwhm_fraction, "min_fwhm_fraction")
         positive(self.max_fwhm_fraction, "max_fwhm_fraction")
-        for name in ("max_noise_fraction", "min_noise_fraction", "max_skew", "max_exchange_mhz"):
-            _non_negative_float(getattr(self, name), name)
+        check_fields(self, non_negative=("max_noise_fraction", "min_noise_fraction", "max_skew", "max_exchange_mhz"))
         if self.min_noise_fraction > self.max_noise_fraction:
             raise ValueError(f"min_noise_fraction: must not exceed max_noise_fraction, got "
                              f"{self.min_noise_fraction} > {self.max_noise_fraction}")

@@ -40,12 +40,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import numbers
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .._validate import as_array, non_negative_int, positive, positive_int
+from .._validate import as_array, check_fields, non_negative_int, positive_int
 from ..nets.data import distribution_summary, distribution_targets
 from ..nets.predict import predict
 
@@ -53,12 +52,6 @@ from ..nets.predict import predict
 MAX_PEAKS = int(np.iinfo(np.int8).max)
 #: Decays drawn per random stream; fixed, so an (n, seed) pair always gives the same arrays.
 BLOCK_SIZE = 4096
-
-
-def _non_negative(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0:
-        raise ValueError(f"{name}: expected a finite number >= 0, got {value!r}")
-    return float(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,12 +77,9 @@ class LaplaceConfig:
     max_noise: float = 0.02
 
     def __post_init__(self):
-        for name in ("n_time", "n_tau", "min_peaks", "max_peaks"):  # stored as int: np.int64(4) -> 4
-            object.__setattr__(self, name, positive_int(getattr(self, name), name))
-        for name in ("t_max", "tau_min", "tau_max", "min_width", "max_width"):
-            object.__setattr__(self, name, positive(getattr(self, name), name))
-        for name in ("min_noise", "max_noise"):
-            object.__setattr__(self, name, _non_negative(getattr(self, name), name))
+        check_fields(self, positive_int=("n_time", "n_tau", "min_peaks", "max_peaks"),  # np.int64(4) -> 4
+                     positive=("t_max", "tau_min", "tau_max", "min_width", "max_width"),
+                     non_negative=("min_noise", "max_noise"))
         if self.n_time < 8:
             raise ValueError(f"n_time: need at least 8 time points, got {self.n_time}")
         if self.n_tau < 2:
