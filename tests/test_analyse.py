@@ -90,6 +90,10 @@ def test_analyse_trace_known_answer_on_a_3_us_trace(tmp_path):
     json.loads(report_json(result))  # one JSON object
     text = report(result)
     assert "mean distance" in text and len(text.splitlines()) == 4 + len(result.trace.notes) + CONFIG.n_dist
+    assert len(report(result, table=False).splitlines()) == 3 + len(result.trace.notes)
+    record = json.loads(report_json(result))
+    assert result.warnings == () and record["warnings"] == []
+    assert set(record) - {"source", "profile", "notes", "warnings", "units"} <= set(record["units"])
 
 
 def test_several_networks_give_their_mean_and_95_percent_band(tmp_path):
@@ -158,7 +162,7 @@ def test_save_plot_is_atomic_and_readable(tmp_path):
 def fixed_book_network(monkeypatch):
     """Replace the book's network by a fixed one, so the command-line tests train nothing."""
     model = fixed_model(gaussian(CONFIG.r, 3.0, 0.2))
-    monkeypatch.setattr(analyse.trace, "_models", lambda model_, profile: ([model], CONFIG, profile))
+    monkeypatch.setattr(analyse.trace, "_models", lambda model_, profile: ([model], CONFIG, profile, None))
 
 
 def test_command_line_text_json_and_plot(tmp_path, capsys, fixed_book_network):
@@ -200,3 +204,30 @@ def test_real_trace_through_a_fixed_network():
     assert 0 < result.modulation_depth < 1
 
 
+
+
+def test_a_distribution_that_does_not_fall_off_at_an_end_is_flagged_with_its_bias():
+    from descrambler.analyse.trace import edge_warnings
+
+    r = CONFIG.r
+    inside = gaussian(r, 3.5, 0.3)
+    assert edge_warnings(r, inside) == ()
+    cut = gaussian(r, r[0] + 0.1, 0.4)  # a broad peak at the shortest distance: most of it would lie below
+    (warning,) = edge_warnings(r, cut)
+    assert warning.startswith("the distribution is still at") and "shortest distance" in warning
+    assert f"({r[0]:.2f} nm)" in warning and "moves the mean by +" in warning
+    both = gaussian(r, r[0], 0.5) + gaussian(r, r[-1], 0.5)
+    assert [w.split(" distance ")[0][-8:] for w in edge_warnings(r, both)] == ["shortest", " longest"]
+
+
+def test_the_command_warns_and_prints_the_table_only_when_asked(tmp_path, capsys, monkeypatch):
+    model = fixed_model(gaussian(CONFIG.r, CONFIG.r[0], 0.5))
+    monkeypatch.setattr(analyse.trace, "_models", lambda model_, profile: ([model], CONFIG, profile, "trained now"))
+    path = write_trace(tmp_path, 2.0, 3.0, 0.2)
+    assert main(["analyse", str(path), "--profile", "smoke"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.splitlines()[0] == "note: trained now"
+    assert captured.err.splitlines()[1].startswith("warning: the distribution is still at")
+    assert all(line.startswith("#") for line in captured.out.strip().splitlines())
+    assert main(["analyse", str(path), "--profile", "smoke", "--table"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) > CONFIG.n_dist

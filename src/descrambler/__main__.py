@@ -81,7 +81,10 @@ def _analyse(args: argparse.Namespace) -> int:
     except (ValueError, RuntimeError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    print(report_json(analysis) if args.json else report(analysis))
+    for message in ([f"note: {analysis.network_note}"] if analysis.network_note else []) + \
+            [f"warning: {warning}" for warning in analysis.warnings]:
+        print(message, file=sys.stderr)
+    print(report_json(analysis) if args.json else report(analysis, table=args.table))
     return 0
 
 
@@ -149,7 +152,8 @@ def parser() -> argparse.ArgumentParser:
                        help="also train the 2018 anchor networks (with and without exchange coupling)")
     study.add_argument("--seeds", nargs="+", type=int, help="training seeds (default: the development seeds)")
     study.add_argument("--n-traces", type=int, default=1_000_000, help="library traces streamed to descramble")
-    study.add_argument("--records", default=str(RECORDS), help="records file (default: the package's data/fidelity.jsonl)")
+    study.add_argument("--records", default=str(RECORDS),
+                       help="records file (default: the package's data/fidelity.jsonl)")
     study.set_defaults(handler=_fidelity)
 
     analyse = commands.add_parser(
@@ -172,7 +176,10 @@ def parser() -> argparse.ArgumentParser:
                          help="unit of the time column (default: us for text, the descriptor's unit for "
                               "Bruker .DSC/.DTA)")
     analyse.add_argument("--profile", choices=PROFILES, default="full",
-                         help="the book's network: full (default) or smoke (tiny, for testing)")
+                         help="the book's network: full (default) or smoke (tiny, for testing); trained once on "
+                              "the first run (about a minute), then loaded from the model cache")
+    analyse.add_argument("--table", action="store_true",
+                         help="also print the distribution, r (nm) and P (1/nm), one line per distance")
     analyse.set_defaults(handler=_analyse)
 
     ensemble = commands.add_parser("ensemble", help="train or load N networks, read each, write a tidy CSV table")

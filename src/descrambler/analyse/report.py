@@ -123,19 +123,21 @@ def save_plot(analysis: Analysis, path: str | os.PathLike, reference: TikhonovFi
     os.chmod(path, 0o666 & ~umask)  # the temporary file of the atomic write is private; a plot is not
 
 
-def report(analysis: Analysis) -> str:
-    """Plain-text report of an analysis: the summary, then the distance axis and the distribution.
+def report(analysis: Analysis, table: bool = True) -> str:
+    """Plain-text report of an analysis: the summary, then (with `table`) the distance axis and the distribution.
 
     Parameters
     ----------
     analysis : Analysis
         From `analyse_trace`.
+    table : bool, default True
+        Also list the distribution: two columns r (nm) and P (1/nm), four with the band of several networks.
 
     Returns
     -------
     str
         '#' comment lines (file, mean distance, width, depth, trace length, distance range, the
-        loader's notes), then two columns r (nm) and P (1/nm), four with the band of several networks.
+        loader's notes, the warnings), then the table.
 
     Examples
     --------
@@ -154,6 +156,9 @@ def report(analysis: Analysis) -> str:
              f"# trace {analysis.trace.t[-1]:.4g} us from zero time {analysis.trace.zero_time:.4g} us; "
              f"distances {analysis.r[0]:.3f}..{analysis.r[-1]:.3f} nm"]
     lines += [f"# {note}" for note in analysis.trace.notes]
+    lines += [f"# warning: {warning}" for warning in analysis.warnings]
+    if not table:
+        return "\n".join(lines)
     band = analysis.band_low is not None
     lines.append("# r_nm  P_per_nm" + ("  band_95_low_per_nm  band_95_high_per_nm" if band else ""))
     for i, (r, p) in enumerate(zip(analysis.r, analysis.distribution)):

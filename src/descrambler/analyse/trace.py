@@ -26,13 +26,21 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.optimize import minimize_scalar
 
-from .._io import package_data
+from .._io import cache_dir, package_data
 from .._validate import as_array
 from ..deer.metrics import moments
 from ..deer.simulate import LibraryConfig, dipolar_kernel
 from ..deer.traces import MeasuredTrace, load_trace, noise_level
 
 __all__ = ["analyse_trace", "Analysis", "kuprov_trace", "fit_depth_and_background", "DepthFit"]
+
+#: A distribution whose density at an end of the distance axis is above this share of its peak is flagged:
+#: the network cannot return distances beyond the axis, so its mean distance is then biased.
+EDGE_SHARE = 0.05
+#: Points at each end of the axis whose mean density is read.
+EDGE_POINTS = 3
+#: Share of the axis at each end whose mass is reported in the warning.
+EDGE_WIDTH = 0.1
 
 #: Upper bound of the background decay rate searched by the depth fit, in units of 1 / trace length.
 _MAX_DECAY_PER_LENGTH = 20.0
@@ -194,6 +202,59 @@ def fit_depth_and_background(t: ArrayLike, signal: ArrayLike, r: ArrayLike, p: A
                     noise_rms=noise_level(signal))
 
 
+#: The unit of each field of `Analysis.to_dict`.
+UNITS = {"mean_distance_nm": "nm", "width_nm": "nm", "modulation_depth": "fraction of the signal at zero time",
+         "background_decay_rate_per_us": "1/us", "residual_rms_signal_units": "the file's signal units",
+         "noise_rms_signal_units": "the file's signal units", "trace_length_us": "us", "zero_time_us": "us",
+         "phase_deg": "degrees", "imaginary_column": "column number, counted from 1", "distance_range_nm": "nm",
+         "r_nm": "nm", "distribution_per_nm": "1/nm", "band_95_low_per_nm": "1/nm", "band_95_high_per_nm": "1/nm",
+         "n_models": "networks"}
+
+
+def edge_warnings(r: np.ndarray, p: np.ndarray) -> tuple[str, ...]:
+    """Warnings for a distance distribution that is not negligible at an end of its axis.
+
+    Parameters
+    ----------
+    r : numpy.ndarray
+        Uniform distance axis, nm, 1-D (at least 2 * EDGE_POINTS points).
+    p : numpy.ndarray
+        The distribution on `r` (any scale, >= 0, positive somewhere).
+
+    Returns
+    -------
+    tuple of str
+        One warning per end where the mean density of the EDGE_POINTS end points exceeds EDGE_SHARE of
+        the peak: the level, the mass within EDGE_WIDTH of the axis at that end, and how far leaving that
+        mass out moves the mean distance (nm), a measure of the bias; empty when both ends are negligible.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from descrambler.analyse.trace import edge_warnings
+    >>> r = np.linspace(1.5, 6.0, 256)
+    >>> edge_warnings(r, np.exp(-(r - 3.5) ** 2 / 0.1)), len(edge_warnings(r, np.exp(-(r - 1.5) ** 2)))
+    ((), 1)
+    """
+    peak = float(p.max())
+    span = EDGE_WIDTH * float(r[-1] - r[0])
+    mean = moments(r, p)[0]
+    warnings_ = []
+    for end, points, near in (("shortest", slice(0, EDGE_POINTS), r < r[0] + span),
+                              ("longest", slice(-EDGE_POINTS, None), r > r[-1] - span)):
+        level = float(p[points].mean()) / peak
+        if level <= EDGE_SHARE:
+            continue
+        mass = float(p[near].sum() / p.sum())
+        shift = moments(r[~near], p[~near])[0] - mean if p[~near].sum() > 0 else float("nan")
+        edge = r[0] if end == "shortest" else r[-1]
+        warnings_.append(f"the distribution is still at {level:.0%} of its peak at the {end} distance the network "
+                         f"can return ({edge:.2f} nm), so it may go on beyond it and the mean distance is biased: "
+                         f"{mass:.0%} of it lies within {span:.2f} nm of that end, and leaving that part out moves "
+                         f"the mean by {shift:+.2f} nm")
+    return tuple(warnings_)
+
+
 @dataclasses.dataclass
 class Analysis:
     """A measured trace read by a network.
@@ -226,6 +287,11 @@ class Analysis:
         The book profile of the network (None for a network passed in).
     config : LibraryConfig
         The training database of the network.
+    warnings : tuple of str
+        What makes the reading doubtful (`edge_warnings`: a distribution that does not fall off at an end
+        of the distance axis).
+    network_note : str or None
+        Where the book's network came from when it was trained by this call (trained once, then cached).
 
     Examples
     --------
@@ -250,6 +316,8 @@ class Analysis:
     depth_fit: DepthFit
     profile: str | None
     config: LibraryConfig
+    warnings: tuple[str, ...] = ()
+    network_note: str | None = None
 
     @property
     def modulation_depth(self) -> float:
@@ -268,18 +336,21 @@ class Analysis:
         Returns
         -------
         dict
-            Mean distance, width (nm), modulation depth, background decay rate (1/us), residual and
-            noise RMS, trace length and zero time (us), phase (deg), imaginary column, distance range
-            (nm) and the loader's notes.
+            Mean distance, width (nm), modulation depth (a fraction), background decay rate (1/us),
+            residual and noise RMS (in the file's signal units, after phase correction: raw spectrometer
+            units for a Bruker file), trace length and zero time (us), phase (deg), imaginary column,
+            distance range (nm), the loader's notes and the warnings; "units" names each field's unit.
         """
         out = {"source": self.source, "profile": self.profile, "n_models": self.n_models,
                "mean_distance_nm": self.mean_distance, "width_nm": self.width,
                "modulation_depth": self.modulation_depth,
                "background_decay_rate_per_us": self.depth_fit.decay_rate,
-               "residual_rms": self.depth_fit.residual_rms, "noise_rms": self.depth_fit.noise_rms,
+               "residual_rms_signal_units": self.depth_fit.residual_rms,
+               "noise_rms_signal_units": self.depth_fit.noise_rms,
                "trace_length_us": float(self.trace.t[-1]), "zero_time_us": self.trace.zero_time,
                "phase_deg": math.degrees(self.trace.phase), "imaginary_column": self.trace.imaginary_column,
-               "distance_range_nm": [float(self.r[0]), float(self.r[-1])], "notes": list(self.trace.notes)}
+               "distance_range_nm": [float(self.r[0]), float(self.r[-1])], "notes": list(self.trace.notes),
+               "warnings": list(self.warnings), "units": UNITS}
         if arrays:
             out["r_nm"] = self.r.tolist()
             out["distribution_per_nm"] = self.distribution.tolist()
@@ -290,16 +361,20 @@ class Analysis:
 
 
 def _models(model, profile: str | None):
-    """(list of networks, training LibraryConfig, profile or None) for `analyse_trace`."""
+    """(list of networks, training LibraryConfig, profile or None, note or None) for `analyse_trace`."""
     from ..study.spec import book_spec
 
     if model is None:
         spec = book_spec(profile)
-        return [spec.network(0)[0]], spec.library, profile
+        network, info = spec.network(0)
+        note = None if info.get("from_cache") else (
+            f"the book's network ({profile} profile) was trained by this run ({info.get('seconds', 0):.0f} s) and "
+            f"saved in the model cache, {cache_dir()}; later runs load it from there")
+        return [network], spec.library, profile, note
     models = list(model) if isinstance(model, Sequence) else [model]
     if not models:
         raise ValueError("model: an empty list of networks")
-    return models, None, None
+    return models, None, None, None
 
 
 def analyse_trace(path: str | os.PathLike, model=None, profile: str = "full", *,
@@ -357,7 +432,7 @@ def analyse_trace(path: str | os.PathLike, model=None, profile: str = "full", *,
     """
     from ..nets import predict, predict_band
 
-    models, trained_on, used_profile = _models(model, profile)
+    models, trained_on, used_profile, network_note = _models(model, profile)
     if config is None:
         if trained_on is None:
             from ..study.spec import book_spec
@@ -376,4 +451,5 @@ def analyse_trace(path: str | os.PathLike, model=None, profile: str = "full", *,
     depth_fit = fit_depth_and_background(t, signal, trace.r, distribution)
     return Analysis(source=str(path), trace=trace, r=trace.r, distribution=distribution, band_low=low, band_high=high,
                     n_models=len(models), mean_distance=mean, width=width, depth_fit=depth_fit,
-                    profile=used_profile, config=config)
+                    profile=used_profile, config=config, warnings=edge_warnings(trace.r, distribution),
+                    network_note=network_note)
