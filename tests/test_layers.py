@@ -45,8 +45,11 @@ def test_gram_of_a_nested_layer_matches_the_signals(model):
 
 def test_a_dataloader_of_pairs_streams_like_a_list(model):
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, torch.zeros(40)), batch_size=7)
+    # the float32 forward pass in batches of 7 and of 40 may round differently (BLAS blocking differs by
+    # CPU): the Grams agree to float32 rounding of O(1) values, not to the last bit
+    eps = float(np.finfo(np.float32).eps)
     np.testing.assert_allclose(layer_gram(model, "encoder.fc1", loader), layer_gram(model, "encoder.fc1", [X]),
-                               rtol=1e-9)
+                               rtol=16 * eps, atol=16 * eps)
 
 
 def test_agrees_with_the_books_wiretap_on_a_two_layer_net():
