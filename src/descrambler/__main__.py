@@ -93,8 +93,8 @@ def _ensemble(args: argparse.Namespace) -> int:
 
     try:
         path = run_ensemble(args.nets, profile=args.profile, pipeline=args.pipeline, out=args.out,
-                            workers=args.workers)
-    except ValueError as error:
+                            workers=args.workers, scheduler=args.scheduler)
+    except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"ensemble table: {path}")
@@ -189,6 +189,9 @@ def parser() -> argparse.ArgumentParser:
                           help="the paper's network, or the fidelity study's pick")
     ensemble.add_argument("--out", help="CSV file (default: in the model cache folder)")
     ensemble.add_argument("--workers", type=int, help="training processes (default: one per core)")
+    ensemble.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                          help="train on a Dask cluster: 'local-dask' (a LocalCluster here) or a scheduler address "
+                               "such as tcp://host:8786 (default: $DESCRAMBLER_SCHEDULER, else local processes)")
     ensemble.set_defaults(handler=_ensemble)
 
     check = commands.add_parser("check-html", help="a reader's check of the built book: links, images, "

@@ -15,11 +15,10 @@ import functools
 import hashlib
 import importlib.util
 import json
-import multiprocessing
 import os
 import warnings
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import as_completed
 from pathlib import Path
 
 import torch
@@ -30,6 +29,7 @@ from .._io import cache_dir
 from .._validate import non_negative_int, positive_int
 from ..progress import progress_bar
 from .architectures import build
+from .executors import SCHEDULER_ENV, training_executor
 from .modelfile import load, save
 from .training import TrainConfig, TrainingRecord, resolve_device, train
 
@@ -81,13 +81,38 @@ def _request(seed: int, architecture: dict | None, config: TrainConfig | None, d
     return model, config, key, cache_dir() / f"{model.architecture['name']}-seed{seed}-{key[:20]}.safetensors"
 
 
-def _train_in_worker(seed: int, architecture: dict | None, config: TrainConfig | None) -> None:
+def train_weights(architecture: dict, config: TrainConfig, seed: int) -> tuple[dict, dict]:
+    """Train one network where an executor runs it (a local process or a Dask worker): its weights as numpy
+    arrays and its `TrainingRecord` as fields. It reads and writes no file, so no shared filesystem is
+    needed; the submitter stores the result in its own cache."""
     os.environ["DESCRAMBLER_PROGRESS"] = "0"
-    train_or_load(seed, architecture, config, progress=False)
+    with torch.random.fork_rng(devices=[]):
+        model = build(architecture)
+    model, history = train(model, config, seed=seed, progress=False)
+    return {name: value.detach().cpu().numpy() for name, value in model.state_dict().items()}, history.to_dict()
+
+
+def _store(model: nn.Module, config: TrainConfig, key: str, path: Path, seed: int, weights: dict,
+           record: dict) -> None:
+    """Write a network trained elsewhere into the cache at `path` (atomically, under its lock), unless
+    another process stored it meanwhile."""
+    with exclusive_lock(path.with_name(path.name + ".lock")):
+        if path.exists():
+            return
+        model.load_state_dict({name: torch.from_numpy(value) for name, value in weights.items()})
+        history = TrainingRecord.from_dict(record)
+        save(model.eval(), path, _metadata(model, config, key, seed, history))
+
+
+def _metadata(model: nn.Module, config: TrainConfig, key: str, seed: int, history: TrainingRecord) -> dict:
+    return {"cache_key": key, "architecture": model.architecture, "train_config": config.to_dict(), "seed": seed,
+            "metrics": history.final, "seconds": history.seconds_total, "history": history.to_dict(),
+            "source_hash": source_hash(data_sources(config))}
 
 
 def train_or_load_many(seeds: Sequence[int], architecture: dict | None = None, config: TrainConfig | None = None,
-                       workers: int | None = None, progress: bool | None = None) -> list[tuple[nn.Module, dict]]:
+                       workers: int | None = None, progress: bool | None = None,
+                       scheduler: str | None = None) -> list[tuple[nn.Module, dict]]:
     """`train_or_load` for each of several seeds of one architecture and configuration.
 
     Parameters
@@ -102,6 +127,9 @@ def train_or_load_many(seeds: Sequence[int], architecture: dict | None = None, c
         Training processes (None: one per core).
     progress : bool or None, default None
         Show a progress bar (None: only in a terminal or notebook).
+    scheduler : str or None, default None
+        Where the missing networks train (`descrambler.nets.executors.training_executor`): None for local
+        processes (or `$DESCRAMBLER_SCHEDULER`), "local-dask", or a Dask scheduler's address.
 
     Returns
     -------
@@ -126,18 +154,21 @@ def train_or_load_many(seeds: Sequence[int], architecture: dict | None = None, c
     seeds = [non_negative_int(seed, "seeds") for seed in seeds]
     if not seeds:
         raise ValueError("seeds: need at least one seed")
-    return train_or_load_jobs([(architecture, config, seed) for seed in seeds], workers, progress)
+    return train_or_load_jobs([(architecture, config, seed) for seed in seeds], workers, progress, scheduler)
 
 
 def train_or_load_jobs(jobs: Sequence[tuple[dict | None, TrainConfig | None, int]], workers: int | None = None,
-                       progress: bool | None = None) -> list[tuple[nn.Module, dict]]:
+                       progress: bool | None = None, scheduler: str | None = None) -> list[tuple[nn.Module, dict]]:
     """Cached networks of several architectures and configurations, the missing ones trained in parallel.
 
-    The networks missing from the cache are trained first, in parallel worker processes, each on one
-    torch thread, the costliest first so that networks of different sizes share the cores well; then
-    every network is loaded with `train_or_load`. The weights are those `train_or_load` gives. An
-    interrupted call keeps every network already trained (each is written to the cache atomically), so
-    calling it again continues where it stopped.
+    The submitter computes every network's cache key once; the networks missing from the cache are
+    trained first by an executor (`training_executor(scheduler, workers)`: local worker processes or a
+    Dask cluster), each on one torch thread, the costliest first so that networks of different sizes share
+    the cores well. Workers return weights and records (`train_weights`) and the submitter writes them to
+    its cache atomically: no shared filesystem is assumed, and a source edit during the call changes no
+    key. Then every network is loaded with `train_or_load`. The weights are those `train_or_load` gives
+    (tested bit for bit). An interrupted call keeps every network already stored, so calling it again
+    continues where it stopped; a Dask worker that dies has its task run again elsewhere.
 
     Parameters
     ----------
@@ -146,7 +177,10 @@ def train_or_load_jobs(jobs: Sequence[tuple[dict | None, TrainConfig | None, int
     workers : int or None, default None
         Training processes (None: one per core).
     progress : bool or None, default None
-        Show a progress bar (None: only in a terminal or notebook).
+        Show a progress bar over the networks (None: only in a terminal or notebook).
+    scheduler : str or None, default None
+        Where the missing networks train: None for local processes (or `$DESCRAMBLER_SCHEDULER`),
+        "local-dask" for a Dask LocalCluster, or a Dask scheduler's address.
 
     Returns
     -------
@@ -178,18 +212,20 @@ def train_or_load_jobs(jobs: Sequence[tuple[dict | None, TrainConfig | None, int
     check_writable(cache_dir())
     requests = [_request(seed, architecture, config, "cpu") for architecture, config, seed in jobs]
     missing = {}  # cache path -> (training cost, seed, architecture, config), each network once
-    for (architecture, _, seed), (model, config, _, path) in zip(jobs, requests):
+    for (_, _, seed), (model, config, key, path) in zip(jobs, requests):
         if not path.exists():
             cost = config.epochs * config.n_train * sum(p.numel() for p in model.parameters())
-            missing[path] = (cost, seed, architecture, config)
-    if len(missing) > 1 and workers > 1:
+            missing[path] = (cost, seed, model, config, key)
+    remote = scheduler is not None or bool(os.environ.get(SCHEDULER_ENV))
+    if (len(missing) > 1 and workers > 1) or (missing and remote):
         bar = progress_bar(total=len(missing), desc="training", enabled=progress, unit="net")
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(workers, len(missing)), mp_context=context) as pool:
-            futures = [pool.submit(_train_in_worker, seed, architecture, config)
-                       for _, seed, architecture, config in sorted(missing.values(), key=lambda m: -m[0])]
-            for future in futures:
-                future.result()
+        order = sorted(missing.items(), key=lambda item: -item[1][0])
+        with training_executor(scheduler, min(workers, len(missing))) as pool:
+            futures = {pool.submit(train_weights, model.architecture, config, seed): (path, model, config, key, seed)
+                       for path, (_, seed, model, config, key) in order}
+            for future in as_completed(futures):
+                path, model, config, key, seed = futures[future]
+                _store(model, config, key, path, seed, *future.result())
                 bar.update(1)
         bar.close()
     results = [train_or_load(seed, architecture, config, progress=progress) for architecture, config, seed in jobs]
@@ -297,9 +333,7 @@ def _train_or_load_locked(model: nn.Module, config: TrainConfig, key: str, path:
             warnings.warn(f"unusable cached model, retraining: {error}", stacklevel=2)
     model, history = train(model, config, seed=seed, device=device, progress=progress)
     model.cpu().eval()
-    metadata = {"cache_key": key, "architecture": resolved, "train_config": config.to_dict(), "seed": seed,
-                "metrics": history.final, "seconds": history.seconds_total, "history": history.to_dict(),
-                "source_hash": source_hash()}
+    metadata = _metadata(model, config, key, seed, history)
     save(model, path, metadata)
     model.metadata = metadata
     return model, {**metadata, "history": history, "from_cache": False, "path": str(path)}

@@ -41,10 +41,12 @@ def tidy_rows(candidate: str, seeds: Sequence[int], errors: Sequence[float], mea
 
 
 def run_ensemble(n_nets: int, profile: str = "full", pipeline: str = "paper", out: str | os.PathLike | None = None,
-                 workers: int | None = None, progress: bool | None = None) -> Path:
+                 workers: int | None = None, progress: bool | None = None, scheduler: str | None = None) -> Path:
     """Train or load `n_nets` networks (confirmation seeds 1000, 1001, ...), read them, write the table.
 
     `out` defaults to `ensemble-<candidate>-<profile>-<n_nets>.csv` in the model cache folder. Returns its path.
+    `scheduler` ("local-dask" or a Dask scheduler's address) trains the missing networks on a Dask cluster;
+    the table is the same either way.
     """
     n_nets = positive_int(n_nets, "n_nets")
     if n_nets > len(CONFIRMATION_SEEDS_100):
@@ -56,7 +58,7 @@ def run_ensemble(n_nets: int, profile: str = "full", pipeline: str = "paper", ou
     if out.exists() and out.is_dir():
         raise ValueError(f"out: {out} is a folder; give a file name")
     seeds = list(CONFIRMATION_SEEDS_100[:n_nets])
-    networks = spec.networks(seeds, workers=workers, progress=progress)
+    networks = spec.networks(seeds, workers=workers, progress=progress, scheduler=scheduler)
     measured = measure_networks([model for model, _ in networks], spec.library, spec.n_traces,
                                 spec.descramble_seed, control_seeds=seeds, progress=progress)
     rows = tidy_rows(spec.candidate, seeds, [info["metrics"]["median_rel_error"] for _, info in networks], measured)

@@ -2,9 +2,9 @@
 
 Figure 2, panels 3 and 4: the folded linear-magnitude 2-D spectrum of the descrambled first-layer
 weights (80 links x 256 input points) and its central zoom, digitised from the published figure by
-scripts/digitise_paper_fig2.py into descrambler/data/paper_fig2.npz (package data). The values are CIE lightness of the figure's
-parula colours: a monotone proxy of the magnitude, not the magnitude, so only order-based readings
-(argmax per row, ranks, comparisons of medians) are valid on them.
+scripts/digitise_paper_fig2.py into descrambler/data/paper_fig2.npz (package data). The values are CIE
+lightness of the figure's parula colours: a monotone proxy of the magnitude, not the magnitude, so only
+order-based readings (argmax per row, ranks, comparisons of medians) are valid on them.
 
 Source: J. L. Amey, J. Keeley, T. Choudhury, I. Kuprov, "Neural network interpretation using descrambler
 groups", PNAS 118(5) e2016917118 (2021), CC BY 4.0, https://doi.org/10.1073/pnas.2016917118.

@@ -70,9 +70,12 @@ class BookSpec:
         """The trained network of `seed` (from the model cache when present) and its metadata."""
         return train_or_load(seed=seed, architecture=self.architecture, config=self.train, progress=progress)
 
-    def networks(self, seeds, workers: int | None = None, progress: bool | None = None) -> list[tuple[nn.Module, dict]]:
-        """The trained networks of `seeds`, those missing from the cache trained in parallel processes."""
-        return train_or_load_many(seeds, self.architecture, self.train, workers=workers, progress=progress)
+    def networks(self, seeds, workers: int | None = None, progress: bool | None = None,
+                 scheduler: str | None = None) -> list[tuple[nn.Module, dict]]:
+        """The trained networks of `seeds`, those missing from the cache trained in parallel: local processes,
+        or a Dask cluster (`scheduler`: "local-dask" or an address; see `descrambler.nets.executors`)."""
+        return train_or_load_many(seeds, self.architecture, self.train, workers=workers, progress=progress,
+                                  scheduler=scheduler)
 
 
 #: Small sizes of the smoke profile: every chapter runs end to end in seconds.
