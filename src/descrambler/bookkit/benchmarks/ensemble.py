@@ -4,7 +4,9 @@ For each size N of `--sizes` (default 1 2 4 8 20), trains N networks of the book
 (confirmation seeds 1000, ...) from a random start with `descrambler.nets.train_or_load_many` (one
 worker process per core), into an empty temporary model cache so that none is loaded. Reports the
 wall time and the seconds per network: with W workers on W free cores it falls towards a W-th of one
-training plus the start of the processes.
+training plus the start of the processes. With `--scheduler` (e.g. local-dask) each size is trained
+twice in the same run, by the process pool and by the Dask executor, and the ratio of their seconds per
+network is recorded (goal: Dask within 1.1x of the pool).
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the book spec's profile to train (default full)")
     parser.add_argument("--workers", type=positive_int_arg, default=None,
                         help="worker processes (default: one per core)")
+    parser.add_argument("--scheduler", default=None,
+                        help="also train each size on this Dask scheduler ('local-dask' or an address) and record "
+                             "its ratio to the process pool")
 
 
 def run(args: argparse.Namespace) -> list[dict]:
@@ -40,15 +45,22 @@ def run(args: argparse.Namespace) -> list[dict]:
     before = os.environ.get("DESCRAMBLER_CACHE")
     try:
         for n in args.sizes:
-            with tempfile.TemporaryDirectory(prefix="descrambler-bench-ensemble-") as folder:
-                os.environ["DESCRAMBLER_CACHE"] = folder  # the worker processes inherit it
-                load = os.getloadavg()[0]
-                start = time.perf_counter()
-                spec.networks(CONFIRMATION_SEEDS_100[:n], workers=workers, progress=False)
-                seconds = time.perf_counter() - start
-            records.append(record(f"ensemble_n{n}_seconds_per_net", seconds / n, "s", nets=n, seconds=seconds,
-                                  workers=min(workers, n), profile=args.profile, candidate=spec.candidate,
-                                  load_average_before=load, load_average_after=os.getloadavg()[0]))
+            timed = {}
+            for executor in ("pool",) + ((args.scheduler,) if args.scheduler else ()):
+                with tempfile.TemporaryDirectory(prefix="descrambler-bench-ensemble-") as folder:
+                    os.environ["DESCRAMBLER_CACHE"] = folder  # the worker processes inherit it
+                    load = os.getloadavg()[0]
+                    start = time.perf_counter()
+                    spec.networks(CONFIRMATION_SEEDS_100[:n], workers=workers, progress=False,
+                                  scheduler=None if executor == "pool" else executor)
+                    timed[executor] = seconds = time.perf_counter() - start
+                name = f"ensemble_n{n}_seconds_per_net" + ("" if executor == "pool" else "_dask")
+                records.append(record(name, seconds / n, "s", nets=n, seconds=seconds, workers=min(workers, n),
+                                      executor=executor, profile=args.profile, candidate=spec.candidate,
+                                      load_average_before=load, load_average_after=os.getloadavg()[0]))
+            if args.scheduler:
+                records.append(record(f"ensemble_n{n}_dask_over_pool", timed[args.scheduler] / timed["pool"], "ratio",
+                                      nets=n, workers=min(workers, n), scheduler=args.scheduler))
     finally:
         if before is None:
             os.environ.pop("DESCRAMBLER_CACHE", None)
